@@ -67,7 +67,7 @@ def _section_path(doc: Document, offset: int) -> str:
         stack.append((h.level, h.text))
     path = [t for _, t in stack]
     # The document title as the top heading adds nothing to a section path.
-    if len(path) > 1 and path[0] == doc.title:
+    if path and path[0] == doc.title:
         path = path[1:]
     return " › ".join(path)
 

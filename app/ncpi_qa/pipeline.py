@@ -34,7 +34,7 @@ class QA:
         self.embedder = embedder
         self.retriever = Retriever(self.store, embedder, settings.candidate_k, settings.rrf_k)
         self.answerer = ExtractiveAnswerer(self.store, settings.abstain_threshold,
-                                           settings.max_answer_sentences)
+                                           settings.max_answer_sentences, embedder=embedder)
 
     def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> dict:
         q = validate_question(question, self.settings)

@@ -44,8 +44,8 @@ class Settings(BaseSettings):
         description="Up to this many chunks the FAISS index is exact (flat); above, HNSW.",
     )
     abstain_threshold: float = Field(
-        default=0.45,
-        description="Answer only when the best sentence scores at least this (0..1); "
+        default=0.33,
+        description="Answer only when the best sentence scores at least this; "
         "below it the bot says the documents don't answer.",
     )
     max_answer_sentences: int = Field(default=3, description="Sentences an answer may quote.")

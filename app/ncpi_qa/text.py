@@ -107,7 +107,7 @@ STOPWORDS = frozenset(
     own same she should so some such than that the their theirs them themselves then there these
     they this those through to too under until up very was we were what when where which while who
     whom why will with would you your yours yourself yourselves tell say says said according
-    document documents page give list name many much""".split()
+    document documents page give list name many much whether also yet still""".split()
 )
 
 

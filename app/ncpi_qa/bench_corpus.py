@@ -1,0 +1,226 @@
+"""Scale corpora for the benchmark, made offline, and a cheap synthetic embedder.
+
+Documents are report-like Markdown: a title, then numbered sections whose bodies are a few
+paragraphs of real prose. The prose is sentences taken from Debian's documentation on this
+machine (``/usr/share/doc``: READMEs, NEWS, changelogs, copyright notices), mixed with
+"topical" sentences spliced from the shipped corpus (the first words of a corpus sentence,
+the tail of a Debian one), so that the dev-set questions meet near-miss distractors. Each
+section body stays under the chunk size, so one section is one chunk and a corpus of ``n``
+sections has about ``n`` chunks (plus the shipped documents' own chunks).
+
+Nothing here is committed data: corpora are written to a temporary folder by ``bench``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+DOC_ROOT = Path("/usr/share/doc")
+DOC_NAMES = ("readme", "news", "changelog", "copyright", "todo", "authors", "bugs", "thanks")
+SECTION_MAX_CHARS = 760  # below settings.chunk_max_chars (800): one section, one chunk
+
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_PROSE = re.compile(r"[A-Z][A-Za-z0-9 ,;:'()/%-]*[a-z0-9)][.!?]")
+_ODD = re.compile(r"\.\.|\b\w+\.\w+\b|\s[,;:.]|\(\s|\s\)|[A-Z]{5,}")
+_WORD = re.compile(r"[a-z]{5,12}")
+_FALLBACK = [  # used only where /usr/share/doc holds too little prose (e.g. a slim container)
+    "The inspection examined how the force responded to concerns raised by partner agencies.",
+    "Officers did not always record the reasons for their decisions in a consistent way.",
+    "Supervisors reviewed most cases promptly, although some reviews lacked any real depth.",
+    "The team found that information sharing between agencies had improved since last year.",
+    "Training on the new procedures had reached most frontline staff by the end of the period.",
+    "Several recommendations from the earlier review had been completed or were in progress.",
+    "The quality of referrals varied widely between the districts that were visited.",
+    "Leaders set out clear priorities and monitored performance through a monthly meeting.",
+]
+
+
+def _read(path: Path, limit: int) -> str:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                data = f.read(limit)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(limit)
+    except (OSError, EOFError):
+        return ""
+    return data.decode("utf-8", errors="ignore")
+
+
+def prose_sentences(text: str) -> list[str]:
+    """Plain prose sentences (40-260 chars, letters and simple punctuation) from a text file."""
+    out = []
+    for para in re.split(r"\n\s*\n", text):
+        lines = [ln.strip().lstrip("*-+ ").strip() for ln in para.splitlines()]
+        flat = re.sub(r"\s+", " ", " ".join(ln for ln in lines if ln))
+        for s in _SPLIT.split(flat):
+            s = s.strip()
+            if (40 <= len(s) <= 260 and len(s.split()) >= 7 and _PROSE.fullmatch(s)
+                    and not _ODD.search(s)):
+                out.append(s)
+    return out
+
+
+def doc_files(root: Path = DOC_ROOT) -> list[Path]:
+    if not root.is_dir():
+        return []
+    files = []
+    for p in sorted(root.rglob("*")):
+        name = p.name.lower().removesuffix(".gz")
+        if p.is_file() and any(name.startswith(n) for n in DOC_NAMES):
+            files.append(p)
+    return files
+
+
+def sentence_pool(max_sentences: int = 60_000, root: Path = DOC_ROOT,
+                  per_file_bytes: int = 200_000) -> list[str]:
+    """Unique prose sentences from Debian's documentation, in a stable order."""
+    seen: dict[str, None] = {}
+    for path in doc_files(root):
+        for s in prose_sentences(_read(path, per_file_bytes)):
+            seen.setdefault(s)
+        if len(seen) >= max_sentences:
+            break
+    pool = list(seen)[:max_sentences]
+    return pool if len(pool) >= 50 else pool + _FALLBACK
+
+
+def topical_sentences(corpus_dir: Path) -> list[str]:
+    """Sentences of the shipped corpus (loaded and split as the index would)."""
+    from .documents import LoadError, corpus_files, load_document
+    from .text import sentence_spans
+
+    out = []
+    for path in corpus_files(corpus_dir) if corpus_dir.is_dir() else []:
+        try:
+            doc = load_document(path)
+        except LoadError:
+            continue
+        out += [doc.text[s:e] for s, e in sentence_spans(doc.text) if e - s >= 30]
+    return out
+
+
+class CorpusGenerator:
+    """Deterministic (by seed) report-like documents from a sentence pool."""
+
+    def __init__(self, pool: list[str], topical: list[str] | None = None, seed: int = 0,
+                 topical_rate: float = 0.01) -> None:
+        self.pool = pool
+        self.topical = topical or []
+        self.rng = random.Random(seed)
+        self.topical_rate = topical_rate if self.topical else 0.0
+        words = {w for s in pool[:5000] for w in _WORD.findall(s.lower())}
+        self.words = sorted(words) or ["report", "finding", "practice", "review"]
+
+    def sentence(self) -> str:
+        rng = self.rng
+        if rng.random() < self.topical_rate:
+            head = rng.choice(self.topical).split()
+            tail = rng.choice(self.pool).split()
+            a = max(3, int(len(head) * rng.uniform(0.3, 0.7)))
+            b = max(3, int(len(tail) * rng.uniform(0.3, 0.6)))
+            text = " ".join(head[:a] + [w.lower() for w in tail[-b:]])
+            return text if text[-1] in ".!?" else text + "."
+        return rng.choice(self.pool)
+
+    def phrase(self, n: int) -> str:
+        return " ".join(self.rng.choice(self.words) for _ in range(n)).capitalize()
+
+    def section_body(self, max_chars: int = SECTION_MAX_CHARS) -> str:
+        target = self.rng.randint(320, max_chars)
+        paras: list[list[str]] = [[]]
+        length = 0
+        while True:
+            s = self.sentence()
+            extra = len(s) + (0 if not length else (2 if not paras[-1] else 1))
+            if length and length + extra > target:
+                break
+            if length + extra > max_chars:
+                continue
+            if paras[-1] and (len(paras[-1]) >= 4 or self.rng.random() < 0.3):
+                paras.append([])
+                extra = len(s) + 2
+            paras[-1].append(s)
+            length += extra
+        return "\n\n".join(" ".join(p) for p in paras if p)
+
+    def document(self, number: int, sections: int) -> str:
+        parts = [f"# Report {number}: {self.phrase(3)}", ""]
+        for j in range(1, sections + 1):
+            parts += [f"## Section {j}: {self.phrase(self.rng.randint(2, 4))}", "",
+                      self.section_body(), ""]
+        return "\n".join(parts)
+
+    def question(self) -> str:
+        words = self.rng.sample(self.words, 3)
+        template = self.rng.choice([
+            "What does the report say about {} {} and {}?", "How is {} {} handled in {}?",
+            "When was the {} {} {} introduced?", "Who is responsible for {} {} {}?",
+            "How many {} {} were recorded for {}?", "Why was {} {} changed in {}?",
+        ])
+        return template.format(*words)
+
+
+def write_corpus(dest: Path, n_chunks: int, pool: list[str], shipped: Path | None = None,
+                 seed: int = 0, sections_per_doc: int = 100) -> dict:
+    """Write about ``n_chunks`` chunks of Markdown reports to ``dest`` (plus the shipped
+    corpus's files, copied as they are, when ``shipped`` is given)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    topical = topical_sentences(shipped) if shipped else []
+    if shipped:
+        for p in sorted(shipped.iterdir()):
+            if p.is_file() and not p.name.startswith(".") and p.name.lower() != "readme.md":
+                shutil.copy2(p, dest / p.name)
+    gen = CorpusGenerator(pool, topical, seed)
+    files, chars, left, number = 0, 0, n_chunks, 1
+    while left > 0:
+        sections = min(sections_per_doc, left)
+        text = gen.document(number, sections)
+        (dest / f"report-{number:05d}.md").write_text(text + "\n", encoding="utf-8")
+        files, chars, left, number = files + 1, chars + len(text), left - sections, number + 1
+    return {"files": files, "sections": n_chunks, "chars": chars, "topical": len(topical)}
+
+
+def touch_one_file(dest: Path, pool: list[str], seed: int = 1) -> Path:
+    """Change one generated report (append a section), as an edited document would."""
+    path = sorted(dest.glob("report-*.md"))[-1]
+    gen = CorpusGenerator(pool, seed=seed)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"\n## Addendum: {gen.phrase(3)}\n\n{gen.section_body()}\n")
+    return path
+
+
+class HashProjectionEmbedder:
+    """Cheap stand-in for the model at scale: hashed bag of words, random projection to ``dim``,
+    L2-normalised. Texts sharing words get similar vectors, so an ANN index sees clustered,
+    text-like data (unlike uniform random vectors); it has no semantics beyond that."""
+
+    def __init__(self, dim: int = 384, n_features: int = 2**15, seed: int = 0) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self.name = f"bench/hash-projection-{dim}"
+        self.dim = dim
+        self.texts_encoded = 0
+        self._hv = HashingVectorizer(n_features=n_features, alternate_sign=False, norm=None,
+                                     dtype=np.float32)
+        rng = np.random.default_rng(seed)
+        self._proj = rng.standard_normal((n_features, dim), dtype=np.float32)
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        step = 50_000
+        for a in range(0, len(texts), step):
+            x = self._hv.transform(texts[a:a + step])
+            x.data = np.log1p(x.data)
+            out[a:a + step] = x @ self._proj
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        self.texts_encoded += len(texts)
+        return out
