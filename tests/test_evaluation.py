@@ -391,6 +391,10 @@ def test_evaluate_and_report_with_fake_embedder(tmp_path, fixture_corpus, fake_e
     json.dumps(r, allow_nan=False)
     assert "answer_accuracy" in format_table(r)
     _check_report(write_report(r, tmp_path / "report"))
+    from ncpi_qa.errors import NcpiError
+
+    with pytest.raises(NcpiError, match="Question 'long' \\(dataset line 7\\) cannot be asked"):
+        evaluate(qa, [Row("long", "why? " * 1000, ["x"], line=7)], log=lambda m: None)
 
 
 def test_main_builds_missing_index_prints_only_json_and_gates(

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from .documents import Document
 from .text import sentence_spans
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 
 @dataclass

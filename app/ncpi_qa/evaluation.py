@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DatasetError
+from .errors import DatasetError, NcpiError
 from .text import find_normalized, normalize
 
 # The CI gate (`ncpi-qa eval --gate`): each metric must be at least this.
@@ -351,7 +351,11 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
     records, replay = [], []
     t0 = time.perf_counter()
     for i, row in enumerate(rows, start=1):
-        r = qa.ask(row.question, k=k_ans)
+        try:
+            r = qa.ask(row.question, k=k_ans)
+        except NcpiError as e:  # e.g. a question over max_question_chars
+            raise NcpiError(f"Question '{row.id}' (dataset line {row.line}) cannot be asked: "
+                            f"{e}") from None
         q = r["question"]
         qvec = qa.retriever.embed_query(q)
         passages = [h.index for h in qa.retriever.search(q, k_ans, mode="hybrid", qvec=qvec)]

@@ -1,0 +1,115 @@
+"""The extractive answerer's rules, and abstention, without the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+from ncpi_qa.answering import (
+    ABSTAIN_PHRASE,
+    ExtractiveAnswerer,
+    counted_terms,
+    has_type,
+    lead_fact,
+    question_type,
+)
+from ncpi_qa.settings import Settings
+from ncpi_qa.store import Store, build_index
+
+
+@pytest.mark.parametrize(
+    ("question", "qtype"),
+    [
+        ("How many inspections were there?", "number"),
+        ("When did it start?", "date"),
+        ("In what year was it published?", "date"),
+        ("What does JTAI stand for?", "acronym"),
+        ("How much did the programme cost?", "money"),
+        ("Who was the HM Inspector that led it?", "person"),
+        ("Which organisations launched the JTAI?", "name"),
+        ("Did HMICFRS look at custody?", None),
+    ],
+)
+def test_question_types(question, qtype):
+    assert question_type(question) == qtype
+
+
+def test_counted_terms_find_the_noun_counted():
+    assert counted_terms("How many forces were rated inadequate?") == {"forc"}
+    assert counted_terms("How many of the programme's own inspections were summarised?") == {
+        "programm", "inspect"}
+
+
+def test_count_must_be_of_the_thing_asked():
+    q = "How many forces were rated inadequate?"
+    assert not has_type("completed 21 reviews of forces to assess progress", "number", q)
+    q2 = "How many reviews of forces were completed?"
+    assert has_type("completed 21 reviews of forces to assess progress", "number", q2)
+    assert lead_fact("completed 21 reviews of forces to assess progress", "number", q2) == "21"
+
+
+def test_years_are_not_counts_and_lead_dates():
+    s = "In 2015, HMICFRS published their first thematic report."
+    assert not has_type(s, "number", "How many reports were published?")
+    assert lead_fact(s, "date", "When was the first thematic report published?") == "2015"
+    assert not has_type(s, "date", "When was the 2019 report published?")
+
+
+def test_pointer_sentences_only_answer_where_questions():
+    s = "The PCC's response can be viewed here."
+    assert not has_type(s, None, "What did the PCC say in the response?")
+    assert has_type(s, None, "Where can I read the PCC's response?")
+
+
+def test_acronym_needs_its_expansion():
+    s = "They launched the joint targeted area inspections (JTAI) of child protection."
+    assert has_type(s, "acronym", "What does JTAI stand for?")
+    assert not has_type(s, "acronym", "What does HMICFRS stand for?")
+
+
+def test_mention_without_content_does_not_answer_what_things():
+    s = "The report explores the key themes identified by the evidence."
+    assert not has_type(s, None, "What key themes did the report identify?")
+    assert has_type("The key themes are leadership, custody and training.", None,
+                    "What key themes did the report identify?")
+
+
+def test_person_questions_need_a_personal_name():
+    q = "Who was the HM Inspector that led the inspections?"
+    assert not has_type("with Her Majesty’s Inspectorate of Probation launched it", "person", q)
+    assert has_type("The inspections were led by Wendy Williams, HM Inspector.", "person", q)
+
+
+@pytest.fixture
+def answerer(fixture_corpus, tmp_path, fake_embedder):
+    s = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
+    build_index(s, embedder=fake_embedder, log=lambda m: None)
+    store = Store.load(s.store_dir)
+    return ExtractiveAnswerer(store, threshold=0.3, embedder=fake_embedder), fake_embedder
+
+
+def test_answer_cites_exact_offsets(answerer):
+    ans, emb = answerer
+    q = "How many children were detained overnight in custody?"
+    out = ans.answer(q, emb.encode([q])[0], list(range(len(ans.store.chunks))))
+    assert not out["abstained"]
+    c = out["citations"][0]
+    assert ans.store.documents[c["doc_id"]].text[c["start"]:c["end"]] == c["quote"]
+    assert "12 children" in c["quote"] and c["page"] == 2
+    assert out["answer"].startswith("12 — ")
+    assert "[1]" in out["answer"]
+
+
+def test_abstains_below_threshold_with_no_citations(answerer):
+    ans, emb = answerer
+    ans.threshold = 10.0
+    q = "How many children were detained overnight in custody?"
+    out = ans.answer(q, emb.encode([q])[0], list(range(len(ans.store.chunks))))
+    assert out["abstained"] and out["citations"] == []
+    assert out["answer"].startswith(ABSTAIN_PHRASE)
+
+
+def test_off_topic_abstains(answerer):
+    ans, emb = answerer
+    q = "What is the capital of Australia?"
+    out = ans.answer(q, emb.encode([q])[0], list(range(len(ans.store.chunks))))
+    assert out["abstained"]

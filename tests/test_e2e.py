@@ -1,0 +1,146 @@
+"""End to end on the real model (all-MiniLM-L6-v2, offline) and a real FAISS index on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ncpi_qa.answering import ABSTAIN_PHRASE
+from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError
+
+from .conftest import FIXTURES, SHIPPED_CORPUS
+
+pytestmark = pytest.mark.slow
+
+
+def check_citations(qa, result):
+    for c in result["citations"]:
+        doc = qa.store.documents[c["doc_id"]]
+        assert doc.text[c["start"]:c["end"]] == c["quote"]
+        assert c["title"] == doc.title
+        assert f"[{c['n']}]" in result["answer"]
+
+
+def test_inspections_count_is_64_and_cites_the_sentence(shipped_qa):
+    r = shipped_qa.ask("How many inspections does the 2019 report draw on?")
+    assert not r["abstained"]
+    assert "64" in r["answer"]
+    assert r["answer"].startswith("64")
+    assert "all 64 inspections" in r["citations"][0]["quote"]
+    check_citations(shipped_qa, r)
+    assert set(r["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert r["passages"] and all(p["text"] for p in r["passages"])
+
+
+@pytest.mark.parametrize(
+    ("question", "expect"),
+    [
+        ("When did HMICFRS begin its national programme of child protection inspections?",
+         "2014"),
+        ("How many reviews of forces did HMICFRS complete?", "21"),
+        ("Which organisations launched the joint targeted area inspections with HMICFRS?",
+         "Ofsted"),
+        ("How many JTAI reports has HMICFRS published since 2016?", "26"),
+        ("Where can I read the PCC's response?", "PCC's response can be viewed here"),
+    ],
+)
+def test_facts_on_the_seed_page(shipped_qa, question, expect):
+    r = shipped_qa.ask(question)
+    assert not r["abstained"], r["answer"]
+    assert expect in r["answer"]
+    check_citations(shipped_qa, r)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital of Australia?", "How do I bake sourdough bread?",
+     "What did the PCC say in their response to the report?"],
+)
+def test_unanswerable_questions_abstain(shipped_qa, question):
+    r = shipped_qa.ask(question)
+    assert r["abstained"], r["answer"]
+    assert r["citations"] == []
+    assert r["answer"].startswith(ABSTAIN_PHRASE)
+    assert r["passages"]  # the closest passages are still shown
+
+
+def test_bad_questions_raise_user_errors(shipped_qa):
+    with pytest.raises(EmptyQuestionError):
+        shipped_qa.ask("   ")
+    with pytest.raises(QuestionTooLongError, match="2000"):
+        shipped_qa.ask("x" * 2001)
+
+
+def test_pdf_citation_carries_its_page(fixture_qa):
+    r = fixture_qa.ask("How many recommendations did inspectors make to Riverside Constabulary?")
+    assert not r["abstained"]
+    c = r["citations"][0]
+    assert c["doc_id"] == "riverside-inspection" and c["page"] == 3
+    assert "7 recommendations" in c["quote"]
+    check_citations(fixture_qa, r)
+    r = fixture_qa.ask("How much money does the Lakeside response commit to the hub?")
+    assert r["citations"][0]["doc_id"] == "lakeside-response"
+    assert r["citations"][0]["page"] is None
+    assert "£250,000" in r["answer"]
+
+
+def run_cli(*args, env_extra=None, tmp_path=None):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "ncpi_qa.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_cli_index_ask_doc_roundtrip(tmp_path):
+    """The installed CLI over a fresh store: index twice, ask --json, check offsets with doc."""
+    env = {"NCPI_QA_CORPUS_DIR": str(SHIPPED_CORPUS), "NCPI_QA_STORE_DIR": str(tmp_path / "s")}
+    first = run_cli("index", env_extra=env)
+    assert first.returncode == 0, first.stderr
+    assert "Indexed 1 documents" in first.stdout
+    second = run_cli("index", env_extra=env)
+    assert second.returncode == 0 and "nothing to embed" in second.stdout
+    assert "Embedding" not in second.stderr
+
+    ask = run_cli("ask", "How many further child protection inspections of individual forces?",
+                  "--json", env_extra=env)
+    assert ask.returncode == 0, ask.stderr
+    result = json.loads(ask.stdout)
+    assert {"question", "answer", "abstained", "citations", "passages", "timings_ms"} <= set(
+        result)
+    assert "17" in result["answer"]
+    doc = json.loads(run_cli("doc", result["citations"][0]["doc_id"], "--json",
+                             env_extra=env).stdout)
+    assert set(doc) >= {"doc_id", "title", "text"}
+    for c in result["citations"]:
+        assert doc["text"][c["start"]:c["end"]] == c["quote"]
+
+    docs = run_cli("docs", env_extra=env)
+    assert "ncpi-2019-commissioner-page" in docs.stdout and "chunks" in docs.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", ""), "question is empty"),
+        (("ask", "x" * 2001), "limit is 2000"),
+        (("doc", "no-such-doc"), "No document with id 'no-such-doc'"),
+    ],
+)
+def test_cli_user_errors_are_one_message_without_traceback(tmp_path, args, message):
+    env = {"NCPI_QA_CORPUS_DIR": str(FIXTURES / "corpus"),
+           "NCPI_QA_STORE_DIR": str(tmp_path / "s")}
+    if args[0] == "doc":
+        assert run_cli("index", env_extra=env).returncode == 0
+    r = run_cli(*args, env_extra=env)
+    assert r.returncode != 0
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_without_index_says_to_build_it(tmp_path):
+    r = run_cli("ask", "anything?", env_extra={"NCPI_QA_STORE_DIR": str(tmp_path / "none")})
+    assert r.returncode == 1
+    assert "ncpi-qa index" in r.stderr and "Traceback" not in r.stderr
