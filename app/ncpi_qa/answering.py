@@ -193,8 +193,16 @@ def _is_list_item(text: str, start: int) -> bool:
                              text[line_start:start]))
 
 
-def _year_conflict(sentence: str, question: str) -> bool:
+_THIS_REPORT = re.compile(r"\b(?:this|the new|the latest|the current|the present) (?:report|thematic|"
+                          r"document|review)\b", re.I)
+
+
+def _year_conflict(sentence: str, question: str, title: str = "") -> bool:
+    """The sentence is dated to other years than the question's: named ("the 2019 report"),
+    or implied by "this report" and the document's title ("... Inspections 2019")."""
     asked = set(_YEAR.findall(question))
+    if not asked and _THIS_REPORT.search(question):
+        asked = set(_YEAR.findall(title))
     said = set(_YEAR.findall(sentence))
     return bool(asked and said and not asked & said)
 
@@ -275,7 +283,7 @@ class Scored:
 class ExtractiveAnswerer:
     def __init__(self, store, threshold: float, max_sentences: int = 3,
                  w_dense: float = 0.3, w_lexical: float = 0.1, w_lexical_all: float = 0.3,
-                 type_bonus: float = 0.05, type_penalty: float = 0.5, margin: float = 0.1,
+                 type_bonus: float = 0.05, type_penalty: float = 0.5, margin: float = 0.05,
                  embedder=None,
                  soft_min: float = 0.55, year_penalty: float = 0.1) -> None:
         self.store = store
@@ -384,7 +392,7 @@ class ExtractiveAnswerer:
                 soft = self._soft_matches(unknown, words)
                 soft_mass = sum(weights[t] * sim for t, sim in soft.items())
                 type_ok = has_type(sent, qtype, question)
-                conflict = _year_conflict(sent, question)
+                conflict = _year_conflict(sent, question, chunk.title)
                 sc = Scored(ci, j, s, e, 0.0, float(sims[j]),
                             min(1.0, (matched - sum(weights[t] for t in unknown if t in words))
                                 / known_total),

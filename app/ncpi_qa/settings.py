@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         description="Up to this many chunks the FAISS index is exact (flat); above, HNSW.",
     )
     abstain_threshold: float = Field(
-        default=0.33,
+        default=0.328,
         description="Answer only when the best sentence scores at least this; "
         "below it the bot says the documents don't answer.",
     )
