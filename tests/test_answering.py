@@ -113,3 +113,26 @@ def test_off_topic_abstains(answerer):
     q = "What is the capital of Australia?"
     out = ans.answer(q, emb.encode([q])[0], list(range(len(ans.store.chunks))))
     assert out["abstained"]
+
+
+def test_said_questions_need_someone_saying_something():
+    q = "What did the government say in response to the report?"
+    assert not has_type("The government need to adapt and respond to the challenges.", None, q)
+    assert has_type("The government said it welcomed the report.", None, q)
+
+
+def test_future_questions_need_a_future_event():
+    q = "When will the next report be published?"
+    assert not has_type("Since 2016, HMICFRS has published 26 reports.", "date", q)
+    assert has_type("The next report will be published in 2021.", "date", q)
+
+
+def test_content_nouns_mentioned_only_by_name():
+    q = "What are the key findings of the 2019 report?"
+    assert not has_type("This report builds on the findings of the previous report.", None, q)
+    assert has_type("The findings include poor custody records and slow referrals.", None, q)
+
+
+def test_acronym_lead_is_its_expansion():
+    s = "They launched the joint targeted area inspections (JTAI) of child protection."
+    assert lead_fact(s, "acronym", "What does JTAI stand for?") == "joint targeted area inspections"

@@ -128,22 +128,47 @@ def _is_person_name(sentence: str, question: str) -> bool:
     return False
 
 
+# Nouns whose mere mention ("the key themes identified by the evidence") does not give them.
+_CONTENT_NOUNS = re.compile(r"^(?:findings|themes|recommendations|challenges|conclusions|issues|"
+                            r"lessons|priorities|risks|concerns|causes|results|outcomes|"
+                            r"points|messages|improvements|failings|weaknesses|strengths)$", re.I)
+_Q_WHAT_ARE = re.compile(r"^\s*(?:what|which) (?:are|were) (?:the )?(?:[a-z-]+\s+){0,2}?([a-z-]+s)\b",
+                         re.I)
+_Q_SAID = re.compile(r"\bwhat did (?:the )?[\w’' ]{1,40}? (?:say|said|state|respond|think|reply|"
+                     r"announce|conclude)\b", re.I)
+_REPORTING = re.compile(r"\b(?:said|says|stated|states|responded|responds|commented|welcomed|"
+                        r"welcomes|accepted|accepts|rejected|announced|told|argued|noted|agreed|"
+                        r"concluded|replied|believes|believed)\b", re.I)
+_Q_FUTURE = re.compile(r"\bwill\b|\bnext\b|\bupcoming\b|\bin future\b|\bin the future\b", re.I)
+_FUTURE = re.compile(r"\bwill\b|\bplan(?:s|ned)?\b|\bnext\b|\bdue\b|\bintends?\b|\bexpect\w*\b|"
+                     r"\bforthcoming\b|\bupcoming\b|\bfuture\b|\bgoing to\b", re.I)
+
+
 def _names_without_content(sentence: str, question: str) -> bool:
     """True when the question asks "what <things>" and the sentence mentions those things only
     by name, with no list or definition after them."""
     m = _Q_LIST_NOUN.search(question)
+    m2 = _Q_WHAT_ARE.search(question)
+    if m2 and _CONTENT_NOUNS.match(m2.group(1)):
+        m = m2
     if not m:
         return False
     stem = _stem(m.group(1).lower())
     for w in _WORD.finditer(sentence):
         if _stem(w.group(0).lower()) == stem:
-            if _ENUMERATES.match(sentence[w.end():w.end() + 40]):
-                return False
-            found = True
-            break
-    else:
-        found = False
-    return found
+            return not _ENUMERATES.match(sentence[w.end():w.end() + 40])
+    return False
+
+
+def _wrong_kind(sentence: str, question: str) -> bool:
+    """Sentences that cannot answer the question whatever words they share with it."""
+    if _POINTER.search(sentence) and not _Q_WHERE.search(question):
+        return True  # "can be viewed here" says nothing about the content
+    if _Q_SAID.search(question) and not _REPORTING.search(sentence):
+        return True  # "what did X say" needs someone saying something
+    if _Q_FUTURE.search(question) and not _FUTURE.search(sentence):
+        return True  # "when will the next report be published" needs a future event
+    return _names_without_content(sentence, question)
 
 
 def question_type(question: str) -> str | None:
@@ -212,9 +237,7 @@ _ANAPHOR = re.compile(r"^(?:These|This|They|It|Such|Those|Its|Their|The latter|T
 
 def has_type(sentence: str, qtype: str | None, question: str) -> bool:
     """Whether the sentence holds the kind of fact the question asks for."""
-    if _POINTER.search(sentence) and not _Q_WHERE.search(question):
-        return False
-    if _names_without_content(sentence, question):
+    if _wrong_kind(sentence, question):
         return False
     if qtype == "person":
         return _is_person_name(sentence, question)
@@ -257,6 +280,15 @@ def lead_fact(sentence: str, qtype: str | None, question: str) -> str | None:
     if qtype == "date":
         years = [y for y in dict.fromkeys(_YEAR.findall(sentence)) if y not in q]
         return years[0] if len(years) == 1 else None
+    if qtype == "acronym":
+        m = _Q_ACRONYM.search(question)
+        acro = (m.group(1) or m.group(2)).upper()
+        found = re.search(rf"((?:[\w’'-]+\s+){{{len(acro)}}})\({re.escape(acro)}s?\)", sentence)
+        if found:
+            words = found.group(1).split()
+            if [w[0].upper() for w in words] == list(acro):
+                return " ".join(words)
+        return None
     if qtype != "number":
         return None
     want = counted_terms(question)
