@@ -53,6 +53,9 @@ class SentenceTransformerEmbedder:
         path = model_path(name)
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise on every ask
 
             self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as e:  # missing files, bad folder
