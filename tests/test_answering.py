@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ncpi_qa.answering import (
-    ABSTAIN_PHRASE,
-    ExtractiveAnswerer,
+from ncpi_qa.answering import ABSTAIN_PHRASE, ExtractiveAnswerer
+from ncpi_qa.questions import (
     counted_terms,
     has_type,
     lead_fact,
@@ -36,7 +35,9 @@ def test_question_types(question, qtype):
 def test_counted_terms_find_the_noun_counted():
     assert counted_terms("How many forces were rated inadequate?") == {"forc"}
     assert counted_terms("How many of the programme's own inspections were summarised?") == {
-        "programm", "inspect"}
+        "programm",
+        "inspect",
+    }
 
 
 def test_count_must_be_of_the_thing_asked():
@@ -69,8 +70,11 @@ def test_acronym_needs_its_expansion():
 def test_mention_without_content_does_not_answer_what_things():
     s = "The report explores the key themes identified by the evidence."
     assert not has_type(s, None, "What key themes did the report identify?")
-    assert has_type("The key themes are leadership, custody and training.", None,
-                    "What key themes did the report identify?")
+    assert has_type(
+        "The key themes are leadership, custody and training.",
+        None,
+        "What key themes did the report identify?",
+    )
 
 
 def test_person_questions_need_a_personal_name():
@@ -93,7 +97,7 @@ def test_answer_cites_exact_offsets(answerer):
     out = ans.answer(q, emb.encode([q])[0], list(range(len(ans.store.chunks))))
     assert not out["abstained"]
     c = out["citations"][0]
-    assert ans.store.documents[c["doc_id"]].text[c["start"]:c["end"]] == c["quote"]
+    assert ans.store.documents[c["doc_id"]].text[c["start"] : c["end"]] == c["quote"]
     assert "12 children" in c["quote"] and c["page"] == 2
     assert out["answer"].startswith("12 — ")
     assert "[1]" in out["answer"]

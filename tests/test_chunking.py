@@ -20,7 +20,7 @@ def test_every_sentence_quote_equals_text_slice(path):
     chunks = chunk_document(doc, max_chars=200)
     assert chunks
     for c in chunks:
-        assert doc.text[c.start:c.end] == c.text
+        assert doc.text[c.start : c.end] == c.text
         assert c.sentences[0][0] == c.start and c.sentences[-1][1] == c.end
         for s, e in c.sentences:
             quote = doc.text[s:e]
@@ -33,7 +33,10 @@ def test_chunks_respect_max_chars_sections_and_pages():
     doc = load_document(FIXTURES / "corpus" / "riverside-inspection.pdf")
     chunks = chunk_document(doc, max_chars=800)
     assert [(c.page, c.section) for c in chunks] == [
-        (1, "Overview"), (2, "Custody"), (3, "Recommendations")]
+        (1, "Overview"),
+        (2, "Custody"),
+        (3, "Recommendations"),
+    ]
     assert chunks[1].chunk_id == f"riverside-inspection p2 [{chunks[1].start}:{chunks[1].end}]"
     assert "p. 2" in chunks[1].label
 
@@ -57,13 +60,18 @@ def test_seed_sections():
 def test_sentence_splitter_abbreviations_and_lists():
     text = "See e.g. the report. Dr. Smith met J. Bloggs in 2019. It ended.\n\n• one item\n• two"
     got = [text[s:e] for s, e in sentence_spans(text)]
-    assert got == ["See e.g. the report.", "Dr. Smith met J. Bloggs in 2019.", "It ended.",
-                   "one item", "two"]
+    assert got == [
+        "See e.g. the report.",
+        "Dr. Smith met J. Bloggs in 2019.",
+        "It ended.",
+        "one item",
+        "two",
+    ]
 
 
 def test_find_normalized_maps_back_to_original_offsets():
     text = "Her Majesty\u2019s   Inspectorate of\nProbation launched"
     span = find_normalized(text, "her majesty's inspectorate of probation")
     assert span is not None
-    assert normalize(text[span[0]:span[1]]) == "her majesty's inspectorate of probation"
+    assert normalize(text[span[0] : span[1]]) == "her majesty's inspectorate of probation"
     assert find_normalized(text, "not there") is None

@@ -25,7 +25,7 @@ def test_markdown_seed_page_is_clean_with_title_and_note():
     assert "\u00a0" not in doc.text
     assert [h.text for h in doc.headings] == [doc.title, "PCC's response"]
     for h in doc.headings:
-        assert doc.text[h.start:h.end] == h.text
+        assert doc.text[h.start : h.end] == h.text
     assert doc.pages == []
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def check_citations(qa, result):
     for c in result["citations"]:
         doc = qa.store.documents[c["doc_id"]]
-        assert doc.text[c["start"]:c["end"]] == c["quote"]
+        assert doc.text[c["start"] : c["end"]] == c["quote"]
         assert c["title"] == doc.title
         assert f"[{c['n']}]" in result["answer"]
 
@@ -39,11 +39,12 @@ def test_inspections_count_is_64_and_cites_the_sentence(shipped_qa):
 @pytest.mark.parametrize(
     ("question", "expect"),
     [
-        ("When did HMICFRS begin its national programme of child protection inspections?",
-         "2014"),
+        ("When did HMICFRS begin its national programme of child protection inspections?", "2014"),
         ("How many reviews of forces did HMICFRS complete?", "21"),
-        ("Which organisations launched the joint targeted area inspections with HMICFRS?",
-         "Ofsted"),
+        (
+            "Which organisations launched the joint targeted area inspections with HMICFRS?",
+            "Ofsted",
+        ),
         ("How many JTAI reports has HMICFRS published since 2016?", "26"),
         ("Where can I read the PCC's response?", "PCC's response can be viewed here"),
     ],
@@ -57,8 +58,11 @@ def test_facts_on_the_seed_page(shipped_qa, question, expect):
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the capital of Australia?", "How do I bake sourdough bread?",
-     "What did the PCC say in their response to the report?"],
+    [
+        "What is the capital of Australia?",
+        "How do I bake sourdough bread?",
+        "What did the PCC say in their response to the report?",
+    ],
 )
 def test_unanswerable_questions_abstain(shipped_qa, question):
     r = shipped_qa.ask(question)
@@ -91,8 +95,13 @@ def test_pdf_citation_carries_its_page(fixture_qa):
 def run_cli(*args, env_extra=None, tmp_path=None):
     env = dict(os.environ)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "ncpi_qa.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ncpi_qa.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_cli_index_ask_doc_roundtrip(tmp_path):
@@ -105,18 +114,22 @@ def test_cli_index_ask_doc_roundtrip(tmp_path):
     assert second.returncode == 0 and "nothing to embed" in second.stdout
     assert "Embedding" not in second.stderr
 
-    ask = run_cli("ask", "How many further child protection inspections of individual forces?",
-                  "--json", env_extra=env)
+    ask = run_cli(
+        "ask",
+        "How many further child protection inspections of individual forces?",
+        "--json",
+        env_extra=env,
+    )
     assert ask.returncode == 0, ask.stderr
     result = json.loads(ask.stdout)
-    assert {"question", "answer", "abstained", "citations", "passages", "timings_ms"} <= set(
-        result)
+    assert {"question", "answer", "abstained", "citations", "passages", "timings_ms"} <= set(result)
     assert "17" in result["answer"]
-    doc = json.loads(run_cli("doc", result["citations"][0]["doc_id"], "--json",
-                             env_extra=env).stdout)
+    doc = json.loads(
+        run_cli("doc", result["citations"][0]["doc_id"], "--json", env_extra=env).stdout
+    )
     assert set(doc) >= {"doc_id", "title", "text"}
     for c in result["citations"]:
-        assert doc["text"][c["start"]:c["end"]] == c["quote"]
+        assert doc["text"][c["start"] : c["end"]] == c["quote"]
 
     docs = run_cli("docs", env_extra=env)
     assert "ncpi-2019-commissioner-page" in docs.stdout and "chunks" in docs.stdout
@@ -131,8 +144,7 @@ def test_cli_index_ask_doc_roundtrip(tmp_path):
     ],
 )
 def test_cli_user_errors_are_one_message_without_traceback(tmp_path, args, message):
-    env = {"NCPI_QA_CORPUS_DIR": str(FIXTURES / "corpus"),
-           "NCPI_QA_STORE_DIR": str(tmp_path / "s")}
+    env = {"NCPI_QA_CORPUS_DIR": str(FIXTURES / "corpus"), "NCPI_QA_STORE_DIR": str(tmp_path / "s")}
     if args[0] == "doc":
         assert run_cli("index", env_extra=env).returncode == 0
     r = run_cli(*args, env_extra=env)

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from ncpi_qa.errors import DatasetError
 from ncpi_qa.evaluation import (
     GATE,
@@ -30,9 +31,18 @@ from ncpi_qa.evaluation import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED_KEYS = {"n", "answer_accuracy", "false_abstention_rate", "abstention_accuracy",
-                 "citation_validity", "citation_precision", "citation_recall", "retrieval",
-                 "latency_ms", "failures"}
+REQUIRED_KEYS = {
+    "n",
+    "answer_accuracy",
+    "false_abstention_rate",
+    "abstention_accuracy",
+    "citation_validity",
+    "citation_precision",
+    "citation_recall",
+    "retrieval",
+    "latency_ms",
+    "failures",
+}
 
 # A tiny fake corpus: two documents, three chunks.
 DOC_A = "Intro line.\n\nIn 2014, the  inspectorate began a programme.\nIt covered custody."
@@ -47,8 +57,15 @@ CHUNKS = [
 
 def cite(doc_id, start, end, text=None, chunk_id=None, page=None, n=1):
     src = DOCS[doc_id].text if doc_id in DOCS else ""
-    return {"n": n, "doc_id": doc_id, "start": start, "end": end, "page": page,
-            "quote": src[start:end] if text is None else text, "chunk_id": chunk_id}
+    return {
+        "n": n,
+        "doc_id": doc_id,
+        "start": start,
+        "end": end,
+        "page": page,
+        "quote": src[start:end] if text is None else text,
+        "chunk_id": chunk_id,
+    }
 
 
 def span_of(doc_id, quote):
@@ -57,6 +74,7 @@ def span_of(doc_id, quote):
 
 
 # ---------------------------------------------------------------- answers and citations
+
 
 def test_answer_correct_uses_normalization():
     assert answer_correct("In  2014,\nHMICFRS began", ["hmicfrs BEGAN"])
@@ -115,8 +133,7 @@ def test_retrieval_rank_uses_overlap_and_metrics():
     assert first_relevant_rank([2], CHUNKS, spans) is None
     assert first_relevant_rank([], CHUNKS, []) is None
     m = retrieval_metrics([1, 2, 4, None])
-    assert m == {"hit@1": 0.25, "hit@3": 0.5, "hit@5": 0.75,
-                 "mrr": round((1 + 0.5 + 0.25) / 4, 4)}
+    assert m == {"hit@1": 0.25, "hit@3": 0.5, "hit@5": 0.75, "mrr": round((1 + 0.5 + 0.25) / 4, 4)}
     assert retrieval_metrics([])["mrr"] is None
 
 
@@ -130,6 +147,7 @@ def test_percentile_matches_numpy_linear():
 
 # ---------------------------------------------------------------- whole-set scoring
 
+
 def _rows_and_records():
     rows = [
         Row("q1", "When?", ["2014"], support="In 2014, the inspectorate began a programme."),
@@ -142,25 +160,53 @@ def _rows_and_records():
     s2, e2 = span_of("a", "Intro line.")
     records = [
         # right answer, supporting citation, relevant chunk ranked 2nd by bm25
-        {"answer": "2014 — “In 2014…”", "abstained": False, "latency_ms": 10.0,
-         "citations": [cite("a", s1, e1, chunk_id="a [13:80]")], "best_score": 0.9,
-         "retrieved": {"bm25": [0, 1], "dense": [1], "hybrid": [1, 0]}},
+        {
+            "answer": "2014 — “In 2014…”",
+            "abstained": False,
+            "latency_ms": 10.0,
+            "citations": [cite("a", s1, e1, chunk_id="a [13:80]")],
+            "best_score": 0.9,
+            "retrieved": {"bm25": [0, 1], "dense": [1], "hybrid": [1, 0]},
+        },
         # wrong answer citing an unrelated chunk with a corrupt quote
-        {"answer": "Intro line.", "abstained": False, "latency_ms": 20.0,
-         "citations": [cite("a", s2, e2, chunk_id="a [0:11]"),
-                       cite("a", s2, e2, text="Intro LINE.", chunk_id="a [0:11]", n=2)],
-         "best_score": 0.5, "retrieved": {"bm25": [2], "dense": [0], "hybrid": [0, 1]}},
+        {
+            "answer": "Intro line.",
+            "abstained": False,
+            "latency_ms": 20.0,
+            "citations": [
+                cite("a", s2, e2, chunk_id="a [0:11]"),
+                cite("a", s2, e2, text="Intro LINE.", chunk_id="a [0:11]", n=2),
+            ],
+            "best_score": 0.5,
+            "retrieved": {"bm25": [2], "dense": [0], "hybrid": [0, 1]},
+        },
         # false abstention
-        {"answer": "The documents don't answer this.", "abstained": True, "citations": [],
-         "latency_ms": 30.0, "best_score": 0.2,
-         "retrieved": {"bm25": [2], "dense": [2], "hybrid": [2]}},
+        {
+            "answer": "The documents don't answer this.",
+            "abstained": True,
+            "citations": [],
+            "latency_ms": 30.0,
+            "best_score": 0.2,
+            "retrieved": {"bm25": [2], "dense": [2], "hybrid": [2]},
+        },
         # correct abstention
-        {"answer": "The documents don't answer this.", "abstained": True, "citations": [],
-         "latency_ms": 40.0, "best_score": 0.1, "retrieved": {}},
+        {
+            "answer": "The documents don't answer this.",
+            "abstained": True,
+            "citations": [],
+            "latency_ms": 40.0,
+            "best_score": 0.1,
+            "retrieved": {},
+        },
         # should have abstained
-        {"answer": "Other text.", "abstained": False, "latency_ms": 50.0,
-         "citations": [cite("b", 0, 11, chunk_id="b [0:35]")], "best_score": 0.6,
-         "retrieved": {}},
+        {
+            "answer": "Other text.",
+            "abstained": False,
+            "latency_ms": 50.0,
+            "citations": [cite("b", 0, 11, chunk_id="b [0:35]")],
+            "best_score": 0.6,
+            "retrieved": {},
+        },
     ]
     return rows, records
 
@@ -177,14 +223,22 @@ def test_score_records_metrics():
     assert r["citation_precision"] == round(1 / 3, 4)  # answerable rows: 1 of 3 supports
     assert r["citation_recall"] == round(1 / 3, 4)
     # bm25 ranks: q1 2nd, q2 missed, q3 1st
-    assert r["retrieval"]["bm25"] == {"hit@1": round(1 / 3, 4), "hit@3": round(2 / 3, 4),
-                                      "hit@5": round(2 / 3, 4), "mrr": 0.5}
+    assert r["retrieval"]["bm25"] == {
+        "hit@1": round(1 / 3, 4),
+        "hit@3": round(2 / 3, 4),
+        "hit@5": round(2 / 3, 4),
+        "mrr": 0.5,
+    }
     assert r["retrieval"]["hybrid"]["hit@1"] == round(2 / 3, 4)
     assert r["latency_ms"] == {"p50": 30.0, "p95": 48.0}
     kinds = [(f["id"], f["kind"]) for f in r["failures"]]
-    assert kinds == [("q2", "wrong_answer"), ("q2", "unsupported_citation"),
-                     ("q2", "invalid_citation"), ("q3", "false_abstention"),
-                     ("q5", "should_abstain")]
+    assert kinds == [
+        ("q2", "wrong_answer"),
+        ("q2", "unsupported_citation"),
+        ("q2", "invalid_citation"),
+        ("q3", "false_abstention"),
+        ("q5", "should_abstain"),
+    ]
     f = r["failures"][0]
     assert f["question"] == "Custody?" and f["got"] == "Intro line."
     assert "custody" in f["expected"] and len(f["citations"]) == 2
@@ -205,8 +259,14 @@ def test_no_citations_means_validity_one_and_unmeasured_metrics_are_none():
 
 def test_abstaining_with_citations_is_not_a_correct_abstention():
     rows = [Row("u", "Weather?", [], unanswerable=True)]
-    records = [{"answer": "no", "abstained": True, "latency_ms": 1.0,
-                "citations": [cite("b", 0, 11, chunk_id="b [0:35]")]}]
+    records = [
+        {
+            "answer": "no",
+            "abstained": True,
+            "latency_ms": 1.0,
+            "citations": [cite("b", 0, 11, chunk_id="b [0:35]")],
+        }
+    ]
     r = score_records(rows, records, DOCS, CHUNKS)
     assert r["abstention_accuracy"] == 0.0
     assert [f["kind"] for f in r["failures"]] == ["should_abstain"]
@@ -215,8 +275,15 @@ def test_abstaining_with_citations_is_not_a_correct_abstention():
 def test_support_not_found_counts_as_a_miss():
     rows = [Row("x", "Q?", ["2014"], support="A sentence that no document has.")]
     s, e = span_of("a", "In 2014")
-    records = [{"answer": "In 2014", "abstained": False, "latency_ms": 1.0,
-                "citations": [cite("a", s, e)], "retrieved": {"hybrid": [1]}}]
+    records = [
+        {
+            "answer": "In 2014",
+            "abstained": False,
+            "latency_ms": 1.0,
+            "citations": [cite("a", s, e)],
+            "retrieved": {"hybrid": [1]},
+        }
+    ]
     r = score_records(rows, records, DOCS, CHUNKS)
     assert r["support_not_found"] == ["x"]
     assert r["citation_recall"] == 0.0 and r["retrieval"]["hybrid"]["hit@5"] == 0.0
@@ -225,17 +292,30 @@ def test_support_not_found_counts_as_a_miss():
 def test_citation_page_accuracy():
     doc = SimpleNamespace(text="Page one text.\n\nPage two fact here.")
     docs = {"p": doc}
-    chunks = [SimpleNamespace(chunk_id="p p1", doc_id="p", start=0, end=14),
-              SimpleNamespace(chunk_id="p p2", doc_id="p", start=16, end=len(doc.text))]
-    rows = [Row("g", "Fact?", ["fact"], support="Page two fact here.", page=2),
-            Row("h", "Fact again?", ["fact"], support="Page two fact here.", page=2)]
+    chunks = [
+        SimpleNamespace(chunk_id="p p1", doc_id="p", start=0, end=14),
+        SimpleNamespace(chunk_id="p p2", doc_id="p", start=16, end=len(doc.text)),
+    ]
+    rows = [
+        Row("g", "Fact?", ["fact"], support="Page two fact here.", page=2),
+        Row("h", "Fact again?", ["fact"], support="Page two fact here.", page=2),
+    ]
 
     def c(page):
-        return {"n": 1, "doc_id": "p", "start": 16, "end": len(doc.text), "page": page,
-                "quote": doc.text[16:], "chunk_id": "p p2"}
+        return {
+            "n": 1,
+            "doc_id": "p",
+            "start": 16,
+            "end": len(doc.text),
+            "page": page,
+            "quote": doc.text[16:],
+            "chunk_id": "p p2",
+        }
 
-    records = [{"answer": "fact", "abstained": False, "citations": [c(2)], "latency_ms": 1},
-               {"answer": "fact", "abstained": False, "citations": [c(3)], "latency_ms": 1}]
+    records = [
+        {"answer": "fact", "abstained": False, "citations": [c(2)], "latency_ms": 1},
+        {"answer": "fact", "abstained": False, "citations": [c(3)], "latency_ms": 1},
+    ]
     assert score_records(rows, records, docs, chunks)["citation_page_accuracy"] == 0.5
     records[1]["citations"] = []  # no supporting citation: not counted (that is recall)
     assert score_records(rows, records, docs, chunks)["citation_page_accuracy"] == 1.0
@@ -250,8 +330,13 @@ def test_threshold_sweep_points():
     rows = [Row("a", "?", ["yes"]), Row("b", "?", ["yes"]), Row("u", "?", [], unanswerable=True)]
     outcomes = [(False, "yes", 1), (True, "…", 0), (True, "…", 0)]
     p = sweep_point(0.5, rows, outcomes, configured=0.5)
-    assert p == {"threshold": 0.5, "answer_accuracy": 0.5, "abstention_accuracy": 1.0,
-                 "answered_rate": round(1 / 3, 4), "configured": True}
+    assert p == {
+        "threshold": 0.5,
+        "answer_accuracy": 0.5,
+        "abstention_accuracy": 1.0,
+        "answered_rate": round(1 / 3, 4),
+        "configured": True,
+    }
 
 
 def test_gate_failures():
@@ -267,29 +352,49 @@ def test_gate_failures():
 
 # ---------------------------------------------------------------- dataset validation
 
-@pytest.mark.parametrize("lines, message", [
-    (['{"id": "a", "question": "Q?", "answers": ["x"]}', "{not json"], "line 2: invalid JSON"),
-    (['["a list"]'], "line 1: expected a JSON object"),
-    (['{"question": "Q?", "answers": ["x"]}'], "line 1: 'id' is required"),
-    (['{"id": "a", "question": "  ", "answers": ["x"]}'], "line 1: 'question' is required"),
-    (['{"id": "a", "question": "Q?"}'], "line 1: 'answers' is required"),
-    (['{"id": "a", "question": "Q?", "answers": "x"}'], "'answers' must be a list"),
-    (['{"id": "a", "question": "Q?", "answers": ["x"], "all_of": [1]}'], "'all_of' must be"),
-    (['{"id": "a", "question": "Q?", "answers": []}'], "line 1: 'answers' is empty"),
-    (['{"id": "a", "question": "Q?", "answers": ["x"], "unanswerable": true}'],
-     "unanswerable question must have empty"),
-    (['{"id": "a", "question": "Q?", "answers": [], "unanswerable": "yes"}'],
-     "'unanswerable' must be true or false"),
-    (['{"id": "a", "question": "Q?", "answers": ["x"], "support": "s", "page": 0}'],
-     "'page' must be a positive integer"),
-    (['{"id": "a", "question": "Q?", "answers": ["x"], "page": 2}'], "'page' needs a 'support'"),
-    (['{"id": "a", "question": "Q?", "answers": ["x"], "suport": "s"}'],
-     "unknown field(s) suport"),
-    (['{"id": "a", "question": "Q?", "answers": ["x"]}', "",
-      '{"id": "a", "question": "R?", "answers": ["y"]}'],
-     "line 3: duplicate id 'a' (first on line 1)"),
-    (["", "   "], "no questions"),
-])
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (['{"id": "a", "question": "Q?", "answers": ["x"]}', "{not json"], "line 2: invalid JSON"),
+        (['["a list"]'], "line 1: expected a JSON object"),
+        (['{"question": "Q?", "answers": ["x"]}'], "line 1: 'id' is required"),
+        (['{"id": "a", "question": "  ", "answers": ["x"]}'], "line 1: 'question' is required"),
+        (['{"id": "a", "question": "Q?"}'], "line 1: 'answers' is required"),
+        (['{"id": "a", "question": "Q?", "answers": "x"}'], "'answers' must be a list"),
+        (['{"id": "a", "question": "Q?", "answers": ["x"], "all_of": [1]}'], "'all_of' must be"),
+        (['{"id": "a", "question": "Q?", "answers": []}'], "line 1: 'answers' is empty"),
+        (
+            ['{"id": "a", "question": "Q?", "answers": ["x"], "unanswerable": true}'],
+            "unanswerable question must have empty",
+        ),
+        (
+            ['{"id": "a", "question": "Q?", "answers": [], "unanswerable": "yes"}'],
+            "'unanswerable' must be true or false",
+        ),
+        (
+            ['{"id": "a", "question": "Q?", "answers": ["x"], "support": "s", "page": 0}'],
+            "'page' must be a positive integer",
+        ),
+        (
+            ['{"id": "a", "question": "Q?", "answers": ["x"], "page": 2}'],
+            "'page' needs a 'support'",
+        ),
+        (
+            ['{"id": "a", "question": "Q?", "answers": ["x"], "suport": "s"}'],
+            "unknown field(s) suport",
+        ),
+        (
+            [
+                '{"id": "a", "question": "Q?", "answers": ["x"]}',
+                "",
+                '{"id": "a", "question": "R?", "answers": ["y"]}',
+            ],
+            "line 3: duplicate id 'a' (first on line 1)",
+        ),
+        (["", "   "], "no questions"),
+    ],
+)
 def test_dataset_validation_errors(tmp_path, lines, message):
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -309,7 +414,8 @@ def test_dataset_parses_optional_fields(tmp_path):
     path.write_text(
         '{"id": "a", "question": "Q?", "answers": ["x"], "all_of": ["y"], "support": "s", '
         '"page": 3}\n\n{"id": "b", "question": "R?", "answers": [], "unanswerable": true}\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     a, b = load_dataset(path)
     assert (a.all_of, a.support, a.page, a.unanswerable, a.line) == (["y"], "s", 3, False, 1)
     assert (b.answers, b.unanswerable, b.line) == ([], True, 3)
@@ -323,10 +429,13 @@ def _load_corpus(folder: Path) -> dict:
     return {ids[p]: load_document(p, ids[p], p.read_bytes()) for p in files}
 
 
-@pytest.mark.parametrize("dataset, corpus", [
-    ("evals/dev.jsonl", "corpus"),
-    ("evals/fixtures.jsonl", "tests/fixtures/corpus"),
-])
+@pytest.mark.parametrize(
+    "dataset, corpus",
+    [
+        ("evals/dev.jsonl", "corpus"),
+        ("evals/fixtures.jsonl", "tests/fixtures/corpus"),
+    ],
+)
 def test_shipped_datasets_are_consistent(dataset, corpus):
     """Each support is verbatim in exactly one document, holds the gold answers, and a
     'page' is the page the support starts on."""
@@ -354,6 +463,7 @@ def test_fixture_dataset_covers_pdf_pages_2_and_3():
 
 
 # ---------------------------------------------------------------- end to end
+
 
 def _check_report(path: Path) -> str:
     page = path.read_text(encoding="utf-8")
@@ -398,15 +508,21 @@ def test_evaluate_and_report_with_fake_embedder(tmp_path, fixture_corpus, fake_e
 
 
 def test_main_builds_missing_index_prints_only_json_and_gates(
-        tmp_path, fixture_corpus, fake_embedder, monkeypatch, capsys):
+    tmp_path, fixture_corpus, fake_embedder, monkeypatch, capsys
+):
     import ncpi_qa.embedding
     from ncpi_qa.evaluation import main
     from ncpi_qa.settings import Settings
 
     monkeypatch.setattr(ncpi_qa.embedding, "get_embedder", lambda *a, **k: fake_embedder)
     settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
-    args = SimpleNamespace(dataset=ROOT / "evals" / "fixtures.jsonl", json=True, k=None,
-                           report=tmp_path / "rep", gate=True)
+    args = SimpleNamespace(
+        dataset=ROOT / "evals" / "fixtures.jsonl",
+        json=True,
+        k=None,
+        report=tmp_path / "rep",
+        gate=True,
+    )
     code = main(args, settings)
     out, err = capsys.readouterr()
     result = json.loads(out)
@@ -433,19 +549,33 @@ def test_fixture_eval_with_real_model(fixture_qa, tmp_path):
 
 @pytest.mark.slow
 def test_cli_eval_json_prints_one_object(tmp_path):
-    dev = [json.loads(line) for line in (ROOT / "evals" / "dev.jsonl").read_text().splitlines()
-           if line.strip()]
-    picked = [dev[0], next(r for r in dev if r["id"] == "d30"),
-              next(r for r in dev if r.get("unanswerable"))]
+    dev = [
+        json.loads(line)
+        for line in (ROOT / "evals" / "dev.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    picked = [
+        dev[0],
+        next(r for r in dev if r["id"] == "d30"),
+        next(r for r in dev if r.get("unanswerable")),
+    ]
     dataset = tmp_path / "three.jsonl"
     dataset.write_text("".join(json.dumps(r) + "\n" for r in picked), encoding="utf-8")
     import os
 
-    env = dict(os.environ, NCPI_QA_CORPUS_DIR=str(ROOT / "corpus"),
-               NCPI_QA_STORE_DIR=str(tmp_path / "store"))
+    env = dict(
+        os.environ,
+        NCPI_QA_CORPUS_DIR=str(ROOT / "corpus"),
+        NCPI_QA_STORE_DIR=str(tmp_path / "store"),
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "ncpi_qa.cli", "eval", "--dataset", str(dataset), "--json"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)  # the whole of stdout is one JSON object
     assert isinstance(result, dict) and proc.stdout.lstrip().startswith("{")

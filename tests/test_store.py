@@ -82,8 +82,7 @@ def test_store_vectors_line_up_with_chunks_and_sentences(settings, fake_embedder
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("disk full"), KeyboardInterrupt()])
-def test_crash_mid_build_leaves_previous_index_loadable(settings, fake_embedder, monkeypatch,
-                                                       exc):
+def test_crash_mid_build_leaves_previous_index_loadable(settings, fake_embedder, monkeypatch, exc):
     build_index(settings, embedder=fake_embedder, log=quiet)
     old = Store.load(settings.store_dir)
     (settings.corpus_dir / "extra.txt").write_text("Extra\n\nA new document about custody.\n")
@@ -127,8 +126,11 @@ def test_corpus_with_no_readable_document_is_an_error(tmp_path, fake_embedder):
     with pytest.raises(EmptyCorpusError, match="No readable document"):
         build_index(s, embedder=fake_embedder, log=quiet)
     with pytest.raises(CorpusNotFoundError):
-        build_index(Settings(corpus_dir=tmp_path / "nope", store_dir=tmp_path / "s"),
-                    embedder=fake_embedder, log=quiet)
+        build_index(
+            Settings(corpus_dir=tmp_path / "nope", store_dir=tmp_path / "s"),
+            embedder=fake_embedder,
+            log=quiet,
+        )
 
 
 def test_loading_without_an_index_says_what_to_do(tmp_path):

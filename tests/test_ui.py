@@ -10,6 +10,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
+
 from ncpi_qa import ui
 
 Q64 = "How many inspections does the 2019 report draw on?"

@@ -108,8 +108,19 @@ def chunk_document(doc: Document, max_chars: int = 800) -> list[Chunk]:
 
     def emit(section, page, sents):
         start, end = sents[0][0], sents[-1][1]
-        chunks.append(Chunk(chunk_id(doc, page, start, end), doc.doc_id, doc.title, section,
-                            page, start, end, doc.text[start:end], list(sents)))
+        chunks.append(
+            Chunk(
+                chunk_id(doc, page, start, end),
+                doc.doc_id,
+                doc.title,
+                section,
+                page,
+                start,
+                end,
+                doc.text[start:end],
+                list(sents),
+            )
+        )
 
     for section, page, paragraphs in groups:
         current: list[tuple[int, int]] = []

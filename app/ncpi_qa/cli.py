@@ -14,7 +14,8 @@ def _settings(args):
     from .settings import get_settings
 
     return get_settings(
-        corpus_dir=getattr(args, "corpus", None), store_dir=getattr(args, "store", None),
+        corpus_dir=getattr(args, "corpus", None),
+        store_dir=getattr(args, "store", None),
         top_k=getattr(args, "k", None),
     )
 
@@ -59,9 +60,22 @@ def cmd_docs(args) -> int:
     for c in store.chunks:
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
     if args.json:
-        print(json.dumps([{"doc_id": d.doc_id, "title": d.title, "source": d.source,
-                           "kind": d.kind, "chunks": counts.get(d.doc_id, 0),
-                           "chars": len(d.text)} for d in store.documents.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "doc_id": d.doc_id,
+                        "title": d.title,
+                        "source": d.source,
+                        "kind": d.kind,
+                        "chunks": counts.get(d.doc_id, 0),
+                        "chars": len(d.text),
+                    }
+                    for d in store.documents.values()
+                ],
+                indent=2,
+            )
+        )
         return 0
     for d in store.documents.values():
         print(f"{d.doc_id}\t{counts.get(d.doc_id, 0)} chunks\t{d.kind}\t{d.title}")
@@ -78,8 +92,18 @@ def cmd_doc(args) -> int:
     if doc is None:
         raise UnknownDocumentError(args.doc_id, list(store.documents))
     if args.json:
-        print(json.dumps({"doc_id": doc.doc_id, "title": doc.title, "text": doc.text,
-                          "source": doc.source, "pages": doc.pages}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "doc_id": doc.doc_id,
+                    "title": doc.title,
+                    "text": doc.text,
+                    "source": doc.source,
+                    "pages": doc.pages,
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         sys.stdout.write(doc.text + "\n")
     return 0

@@ -151,8 +151,9 @@ def load_txt(path: Path, data: bytes) -> dict:
         next_blank = i + 1 < len(lines) and not lines[i + 1].strip()
         if _looks_like_heading(line, prev_blank, next_blank):
             s = offset + len(line) - len(line.lstrip())
-            headings.append(Heading(s, offset + len(line.rstrip()), 1 if not headings else 2,
-                                    line.strip()))
+            headings.append(
+                Heading(s, offset + len(line.rstrip()), 1 if not headings else 2, line.strip())
+            )
         offset += len(line) + 1
     title = headings[0].text if headings and headings[0].start == 0 else path.stem
     return {"text": text, "title": title, "headings": headings}
@@ -170,7 +171,7 @@ def load_md(path: Path, data: bytes) -> dict:
             if ":" in line:
                 key, value = line.split(":", 1)
                 meta[key.strip().lower()] = value.strip()
-        raw = raw[m.end():]
+        raw = raw[m.end() :]
     b = TextBuilder()
     para: list[str] = []
     items: list[str] = []
@@ -213,8 +214,24 @@ def _md_inline(s: str) -> str:
     return re.sub(r"(\*\*|__|`)", "", s)
 
 
-_BLOCKS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "th", "dt",
-           "dd", "caption", "figcaption"]
+_BLOCKS = [
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "li",
+    "blockquote",
+    "pre",
+    "td",
+    "th",
+    "dt",
+    "dd",
+    "caption",
+    "figcaption",
+]
 
 
 def load_html(path: Path, data: bytes) -> dict:
@@ -357,13 +374,21 @@ def load_docx(path: Path, data: bytes) -> dict:
     text = b.text()
     if not text.strip():
         raise LoadError("DOCX has no text")
-    return {"text": text, "title": title or next((h.text for h in b.headings), path.stem),
-            "headings": b.headings}
+    return {
+        "text": text,
+        "title": title or next((h.text for h in b.headings), path.stem),
+        "headings": b.headings,
+    }
 
 
 LOADERS = {
-    ".txt": load_txt, ".md": load_md, ".markdown": load_md, ".html": load_html,
-    ".htm": load_html, ".pdf": load_pdf, ".docx": load_docx,
+    ".txt": load_txt,
+    ".md": load_md,
+    ".markdown": load_md,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
 }
 
 
@@ -391,15 +416,20 @@ def load_document(path: Path, doc_id: str | None = None, data: bytes | None = No
     if not parts["text"].strip():
         raise LoadError("no text found")
     return Document(
-        doc_id=doc_id or slug(path.stem), title=parts["title"], text=parts["text"],
-        source=path.name, kind=suffix.lstrip("."), sha256=file_sha256(data),
-        note=parts.get("note", ""), headings=parts.get("headings", []),
+        doc_id=doc_id or slug(path.stem),
+        title=parts["title"],
+        text=parts["text"],
+        source=path.name,
+        kind=suffix.lstrip("."),
+        sha256=file_sha256(data),
+        note=parts.get("note", ""),
+        headings=parts.get("headings", []),
         pages=parts.get("pages", []),
     )
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Files under corpus_dir that are candidates for indexing (hidden files and READMEs left out)."""
+    """Files under corpus_dir to index (hidden files and READMEs left out)."""
     files = []
     for p in sorted(corpus_dir.rglob("*")):
         rel = p.relative_to(corpus_dir)
@@ -417,4 +447,6 @@ def assign_ids(files: list[Path], corpus_dir: Path) -> dict[Path, str]:
     counts: dict[str, int] = {}
     for v in base.values():
         counts[v] = counts.get(v, 0) + 1
-    return {p: (v if counts[v] == 1 else f"{v}-{p.suffix.lower().lstrip('.')}") for p, v in base.items()}
+    return {
+        p: (v if counts[v] == 1 else f"{v}-{p.suffix.lower().lstrip('.')}") for p, v in base.items()
+    }

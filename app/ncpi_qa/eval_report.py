@@ -45,32 +45,46 @@ def _ms(v) -> str:
 
 
 def format_table(result: dict) -> str:
-    lines = [f"Evaluated {result['n']} questions ({result['n_answerable']} answerable, "
-             f"{result['n_unanswerable']} unanswerable); threshold {result.get('threshold')}",
-             ""]
-    keys = ["answer_accuracy", "false_abstention_rate", "abstention_accuracy",
-            "citation_validity", "citation_precision", "citation_recall"]
+    lines = [
+        f"Evaluated {result['n']} questions ({result['n_answerable']} answerable, "
+        f"{result['n_unanswerable']} unanswerable); threshold {result.get('threshold')}",
+        "",
+    ]
+    keys = [
+        "answer_accuracy",
+        "false_abstention_rate",
+        "abstention_accuracy",
+        "citation_validity",
+        "citation_precision",
+        "citation_recall",
+    ]
     if "citation_page_accuracy" in result:
         keys.append("citation_page_accuracy")
     for key in keys:
         gate = f"  (gate >= {GATE[key]:.2f})" if key in GATE else ""
         lines.append(f"  {key:<24}{_fmt(result.get(key)):>8}{gate}")
     lat = result["latency_ms"]
-    lines += ["", f"  latency_ms p50 {_ms(lat['p50'])}  p95 {_ms(lat['p95'])}", "",
-              f"  {'retrieval':<10}" + "".join(f"{m:>8}" for m in (*[f'hit@{k}' for k in HIT_KS],
-                                                                      "mrr"))]
+    lines += [
+        "",
+        f"  latency_ms p50 {_ms(lat['p50'])}  p95 {_ms(lat['p95'])}",
+        "",
+        f"  {'retrieval':<10}" + "".join(f"{m:>8}" for m in (*[f"hit@{k}" for k in HIT_KS], "mrr")),
+    ]
     for mode, m in result["retrieval"].items():
         lines.append(f"  {mode:<10}" + "".join(f"{_fmt(v):>8}" for v in m.values()))
     if result.get("threshold_sweep"):
         lines += ["", "  threshold  answer_acc  abstain_acc  answered"]
         for p in result["threshold_sweep"]:
             mark = "  <- configured" if p["configured"] else ""
-            lines.append(f"  {p['threshold']:>9.4f}  {_fmt(p['answer_accuracy']):>10}  "
-                         f"{_fmt(p['abstention_accuracy']):>11}  {_fmt(p['answered_rate']):>8}"
-                         + mark)
+            lines.append(
+                f"  {p['threshold']:>9.4f}  {_fmt(p['answer_accuracy']):>10}  "
+                f"{_fmt(p['abstention_accuracy']):>11}  {_fmt(p['answered_rate']):>8}" + mark
+            )
     if result.get("support_not_found"):
-        lines += ["", "  support quote not found in any document: "
-                  + ", ".join(result["support_not_found"])]
+        lines += [
+            "",
+            "  support quote not found in any document: " + ", ".join(result["support_not_found"]),
+        ]
     lines += ["", f"Failures ({len(result['failures'])}):"]
     for f in result["failures"]:
         got = f["got"].replace("\n", " ")
@@ -91,8 +105,7 @@ def _png(fig) -> str:
 
 
 def _no_data(ax, what: str) -> None:
-    ax.text(0.5, 0.5, f"no {what}", ha="center", va="center", transform=ax.transAxes,
-            color="#777")
+    ax.text(0.5, 0.5, f"no {what}", ha="center", va="center", transform=ax.transAxes, color="#777")
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -139,14 +152,22 @@ def _tradeoff_plot(result: dict, plt) -> str:
     sweep = result.get("threshold_sweep") or []
     if sweep:
         ts = [p["threshold"] for p in sweep]
-        for key, label, color in (("answer_accuracy", "answer accuracy", "#2b8cbe"),
-                                  ("abstention_accuracy", "abstention accuracy", "#e6550d"),
-                                  ("answered_rate", "share answered", "#999999")):
+        for key, label, color in (
+            ("answer_accuracy", "answer accuracy", "#2b8cbe"),
+            ("abstention_accuracy", "abstention accuracy", "#e6550d"),
+            ("answered_rate", "share answered", "#999999"),
+        ):
             ys = [p.get(key) for p in sweep]
             if any(y is not None for y in ys):
-                ax.plot(ts, [float("nan") if y is None else y for y in ys], marker=".",
-                        label=label, color=color, linestyle="-" if key != "answered_rate"
-                        else "--", drawstyle="steps-post")
+                ax.plot(
+                    ts,
+                    [float("nan") if y is None else y for y in ys],
+                    marker=".",
+                    label=label,
+                    color=color,
+                    linestyle="-" if key != "answered_rate" else "--",
+                    drawstyle="steps-post",
+                )
         conf = result.get("threshold")
         if conf is not None:
             ax.axvline(conf, color="black", linewidth=1)
@@ -169,8 +190,13 @@ def _score_plot(result: dict, plt) -> str:
     if ans or una:
         lo, hi = min(ans + una), max(ans + una)
         bins = [lo + (hi - lo) * i / 20 for i in range(21)] if hi > lo else 10
-        ax.hist([ans, una], bins=bins, label=["answerable", "unanswerable"],
-                color=["#2b8cbe", "#e6550d"], alpha=0.85)
+        ax.hist(
+            [ans, una],
+            bins=bins,
+            label=["answerable", "unanswerable"],
+            color=["#2b8cbe", "#e6550d"],
+            alpha=0.85,
+        )
         if result.get("threshold") is not None:
             ax.axvline(result["threshold"], color="black", linewidth=1, label="threshold")
         ax.set_xlabel("best sentence score")
@@ -193,15 +219,22 @@ def _summary_table(result: dict) -> str:
         if gate is not None:
             ok = v is not None and v >= gate
             verdict = f'<span class="{"pass" if ok else "fail"}">{"pass" if ok else "FAIL"}</span>'
-        rows.append(f"<tr><td>{key}</td><td class=num>{_fmt(v)}</td>"
-                    f"<td class=num>{'' if gate is None else f'&ge; {gate:.2f}'}</td>"
-                    f"<td>{verdict}</td><td>{html.escape(meaning)}</td></tr>")
+        rows.append(
+            f"<tr><td>{key}</td><td class=num>{_fmt(v)}</td>"
+            f"<td class=num>{'' if gate is None else f'&ge; {gate:.2f}'}</td>"
+            f"<td>{verdict}</td><td>{html.escape(meaning)}</td></tr>"
+        )
     lat = result.get("latency_ms", {})
     ms = " / ".join("n/a" if lat.get(k) is None else f"{lat[k]:.1f}" for k in ("p50", "p95"))
-    rows.append(f"<tr><td>latency_ms p50 / p95</td><td class=num>{ms}</td><td></td><td></td>"
-                "<td>per question, retrieve + answer</td></tr>")
-    return ("<table><tr><th>metric</th><th>value</th><th>gate</th><th></th><th>meaning</th></tr>"
-            + "".join(rows) + "</table>")
+    rows.append(
+        f"<tr><td>latency_ms p50 / p95</td><td class=num>{ms}</td><td></td><td></td>"
+        "<td>per question, retrieve + answer</td></tr>"
+    )
+    return (
+        "<table><tr><th>metric</th><th>value</th><th>gate</th><th></th><th>meaning</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _retrieval_table(result: dict) -> str:
@@ -209,8 +242,10 @@ def _retrieval_table(result: dict) -> str:
     head = "".join(f"<th>{n}</th>" for n in names)
     body = "".join(
         f"<tr><td>{html.escape(mode)}</td>"
-        + "".join(f"<td class=num>{_fmt(m.get(n))}</td>" for n in names) + "</tr>"
-        for mode, m in result.get("retrieval", {}).items())
+        + "".join(f"<td class=num>{_fmt(m.get(n))}</td>" for n in names)
+        + "</tr>"
+        for mode, m in result.get("retrieval", {}).items()
+    )
     return f"<table><tr><th>mode</th>{head}</tr>{body}</table>"
 
 
@@ -221,20 +256,26 @@ def _failures_table(result: dict) -> str:
     rows = []
     for f in fails:
         cites = "<br>".join(
-            html.escape(f"[{c.get('n')}] {c.get('doc_id')}"
-                        + (f" p.{c['page']}" if c.get("page") is not None else "")
-                        + f" [{c.get('start')}:{c.get('end')}]"
-                        + ("" if c.get("valid") else " INVALID")
-                        + ("" if c.get("supports") else " unsupported"))
+            html.escape(
+                f"[{c.get('n')}] {c.get('doc_id')}"
+                + (f" p.{c['page']}" if c.get("page") is not None else "")
+                + f" [{c.get('start')}:{c.get('end')}]"
+                + ("" if c.get("valid") else " INVALID")
+                + ("" if c.get("supports") else " unsupported")
+            )
             + f'<div class="quote">{html.escape((c.get("quote") or "")[:200])}</div>'
-            for c in f.get("citations") or [])
+            for c in f.get("citations") or []
+        )
         rows.append(
             f"<tr><td>{html.escape(str(f['id']))}</td>"
             f"<td class=kind>{html.escape(f['kind'])}</td>"
             f"<td>{html.escape(f['question'])}</td><td>{html.escape(str(f['expected']))}</td>"
-            f"<td>{html.escape(f.get('got') or '')}</td><td>{cites}</td></tr>")
-    return ("<table class=fails><tr><th>id</th><th>kind</th><th>question</th><th>expected</th>"
-            "<th>got</th><th>citations</th></tr>" + "".join(rows) + "</table>")
+            f"<td>{html.escape(f.get('got') or '')}</td><td>{cites}</td></tr>"
+        )
+    return (
+        "<table class=fails><tr><th>id</th><th>kind</th><th>question</th><th>expected</th>"
+        "<th>got</th><th>citations</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def write_report(result: dict, out_dir: Path) -> Path:
@@ -246,15 +287,21 @@ def write_report(result: dict, out_dir: Path) -> Path:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = (f"{result.get('n')} questions ({result.get('n_answerable')} answerable, "
-            f"{result.get('n_unanswerable')} unanswerable) &middot; dataset "
-            f"{html.escape(str(result.get('dataset', '')))} &middot; model "
-            f"{html.escape(str(result.get('model', '')))} &middot; threshold "
-            f"{_fmt(result.get('threshold'))} &middot; k {_fmt(result.get('k'))} &middot; "
-            f"{time.strftime('%Y-%m-%d %H:%M')}")
+    meta = (
+        f"{result.get('n')} questions ({result.get('n_answerable')} answerable, "
+        f"{result.get('n_unanswerable')} unanswerable) &middot; dataset "
+        f"{html.escape(str(result.get('dataset', '')))} &middot; model "
+        f"{html.escape(str(result.get('model', '')))} &middot; threshold "
+        f"{_fmt(result.get('threshold'))} &middot; k {_fmt(result.get('k'))} &middot; "
+        f"{time.strftime('%Y-%m-%d %H:%M')}"
+    )
     missing = result.get("support_not_found") or []
-    warn = (f"<p class=fail>Support quote not found in any document for: "
-            f"{html.escape(', '.join(missing))}</p>" if missing else "")
+    warn = (
+        f"<p class=fail>Support quote not found in any document for: "
+        f"{html.escape(', '.join(missing))}</p>"
+        if missing
+        else ""
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ncpi-qa evaluation</title>
 <style>{CSS}</style></head><body>
@@ -262,13 +309,13 @@ def write_report(result: dict, out_dir: Path) -> Path:
 <h2>Summary</h2>{_summary_table(result)}
 <h2>Retrieval by mode</h2>
 <p>A hit is a retrieved chunk whose character span overlaps the support quote's span
-(top {_fmt(result.get('retrieval_k'))} per mode, answerable questions with support).</p>
+(top {_fmt(result.get("retrieval_k"))} per mode, answerable questions with support).</p>
 {_retrieval_table(result)}{_retrieval_plot(result, plt)}
 <h2>Latency</h2>{_latency_plot(result, plt)}
 <h2>Threshold trade-off</h2>
 <p>The answerer replayed at each threshold on the same retrieved passages.</p>
 {_tradeoff_plot(result, plt)}{_score_plot(result, plt)}
-<h2>Failures ({len(result.get('failures') or [])})</h2>{_failures_table(result)}
+<h2>Failures ({len(result.get("failures") or [])})</h2>{_failures_table(result)}
 </body></html>
 """
     path = out_dir / "index.html"

@@ -41,6 +41,7 @@ def _log(msg: str) -> None:
 
 # ---------------------------------------------------------------- dataset
 
+
 @dataclass
 class Row:
     id: str
@@ -62,6 +63,7 @@ def _str_list(obj: dict, key: str, bad) -> list[str]:
 
 def parse_row(obj, line: int, path) -> Row:
     """One dataset line as a Row; a DatasetError names the line and what is wrong."""
+
     def bad(msg: str) -> DatasetError:
         return DatasetError(path, f"line {line}: {msg}")
 
@@ -86,8 +88,10 @@ def parse_row(obj, line: int, path) -> Row:
     if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
         raise bad("'page' must be a positive integer (the PDF page of the support)")
     if unanswerable and (answers or all_of or support or page):
-        raise bad("an unanswerable question must have empty 'answers' and no "
-                  "'all_of', 'support' or 'page'")
+        raise bad(
+            "an unanswerable question must have empty 'answers' and no "
+            "'all_of', 'support' or 'page'"
+        )
     if not unanswerable and not answers:
         raise bad("'answers' is empty; give at least one answer or set \"unanswerable\": true")
     if page is not None and support is None:
@@ -111,12 +115,14 @@ def load_dataset(path: Path) -> list[Row]:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
-            raise DatasetError(path, f"line {n}: invalid JSON ({e.msg} at column {e.colno})"
-                               ) from None
+            raise DatasetError(
+                path, f"line {n}: invalid JSON ({e.msg} at column {e.colno})"
+            ) from None
         row = parse_row(obj, n, path)
         if row.id in seen:
-            raise DatasetError(path, f"line {n}: duplicate id '{row.id}' (first on line "
-                                     f"{seen[row.id]})")
+            raise DatasetError(
+                path, f"line {n}: duplicate id '{row.id}' (first on line {seen[row.id]})"
+            )
         seen[row.id] = n
         rows.append(row)
     if not rows:
@@ -131,6 +137,7 @@ def default_dataset() -> Path:
 
 
 # ---------------------------------------------------------------- scoring (pure)
+
 
 def answer_correct(answer: str, answers: list[str], all_of: list[str] = ()) -> bool:
     """Normalized answer contains any of ``answers`` and every one of ``all_of``."""
@@ -173,8 +180,11 @@ def citation_supports(c: dict, spans, chunks_by_id: dict) -> bool:
     for doc_id, s, e in spans:
         if c.get("doc_id") == doc_id and overlaps((cs, ce), (s, e)):
             return True
-        if chunk is not None and chunk.doc_id == doc_id and overlaps((chunk.start, chunk.end),
-                                                                      (s, e)):
+        if (
+            chunk is not None
+            and chunk.doc_id == doc_id
+            and overlaps((chunk.start, chunk.end), (s, e))
+        ):
             return True
     return False
 
@@ -245,8 +255,9 @@ def score_records(rows: list[Row], records: list[dict], documents, chunks) -> di
                 kinds.append("should_abstain")
         else:
             n_ans += 1
-            correct = not abstained and answer_correct(rec.get("answer", ""), row.answers,
-                                                       row.all_of)
+            correct = not abstained and answer_correct(
+                rec.get("answer", ""), row.answers, row.all_of
+            )
             n_correct += correct
             n_false_abst += abstained
             if abstained:
@@ -270,27 +281,57 @@ def score_records(rows: list[Row], records: list[dict], documents, chunks) -> di
                         n_page_ok += c.get("page") == row.page
         if not all(valid):
             kinds.append("invalid_citation")
-        compact = [{"n": c.get("n"), "doc_id": c.get("doc_id"), "page": c.get("page"),
-                    "start": c.get("start"), "end": c.get("end"), "chunk_id": c.get("chunk_id"),
-                    "quote": c.get("quote"), "valid": v, "supports": s}
-                   for c, v, s in zip(cites, valid, supports, strict=True)]
+        compact = [
+            {
+                "n": c.get("n"),
+                "doc_id": c.get("doc_id"),
+                "page": c.get("page"),
+                "start": c.get("start"),
+                "end": c.get("end"),
+                "chunk_id": c.get("chunk_id"),
+                "quote": c.get("quote"),
+                "valid": v,
+                "supports": s,
+            }
+            for c, v, s in zip(cites, valid, supports, strict=True)
+        ]
         for kind in kinds:
-            expected = {"unsupported_citation": f"support: {row.support}",
-                        "invalid_citation": "each quote == document text[start:end]"
-                        }.get(kind, _expected(row))
-            failures.append({"id": row.id, "question": row.question, "kind": kind,
-                             "expected": expected, "got": rec.get("answer", ""),
-                             "citations": compact})
-        per_question.append({
-            "id": row.id, "unanswerable": row.unanswerable, "abstained": abstained,
-            "correct": bool(correct), "best_score": rec.get("best_score"),
-            "latency_ms": rec.get("latency_ms"), "n_citations": len(cites),
-            "ranks": {m: first_relevant_rank(rec["retrieved"][m], chunks, spans)
-                      for m in (rec.get("retrieved") or {})} if row.support else {},
-        })
+            expected = {
+                "unsupported_citation": f"support: {row.support}",
+                "invalid_citation": "each quote == document text[start:end]",
+            }.get(kind, _expected(row))
+            failures.append(
+                {
+                    "id": row.id,
+                    "question": row.question,
+                    "kind": kind,
+                    "expected": expected,
+                    "got": rec.get("answer", ""),
+                    "citations": compact,
+                }
+            )
+        per_question.append(
+            {
+                "id": row.id,
+                "unanswerable": row.unanswerable,
+                "abstained": abstained,
+                "correct": bool(correct),
+                "best_score": rec.get("best_score"),
+                "latency_ms": rec.get("latency_ms"),
+                "n_citations": len(cites),
+                "ranks": {
+                    m: first_relevant_rank(rec["retrieved"][m], chunks, spans)
+                    for m in (rec.get("retrieved") or {})
+                }
+                if row.support
+                else {},
+            }
+        )
     latencies = [r["latency_ms"] for r in records if r.get("latency_ms") is not None]
     result = {
-        "n": len(rows), "n_answerable": n_ans, "n_unanswerable": n_unans,
+        "n": len(rows),
+        "n_answerable": n_ans,
+        "n_unanswerable": n_unans,
         "answer_accuracy": _ratio(n_correct, n_ans),
         "false_abstention_rate": _ratio(n_false_abst, n_ans),
         "abstention_accuracy": _ratio(n_abst_ok, n_unans),
@@ -313,8 +354,9 @@ def score_records(rows: list[Row], records: list[dict], documents, chunks) -> di
 def sweep_thresholds(best_scores: list[float | None], configured: float) -> list[float]:
     """Thresholds from the data: each question's best score (floored to 4 decimals, so that
     question is still answered there), one just above the highest, and the configured one."""
-    vals = sorted({math.floor(b * 1e4) / 1e4 for b in best_scores
-                   if b is not None and math.isfinite(b)})
+    vals = sorted(
+        {math.floor(b * 1e4) / 1e4 for b in best_scores if b is not None and math.isfinite(b)}
+    )
     if len(vals) > MAX_SWEEP_POINTS:
         step = (len(vals) - 1) / (MAX_SWEEP_POINTS - 1)
         vals = sorted({vals[round(i * step)] for i in range(MAX_SWEEP_POINTS)})
@@ -323,15 +365,17 @@ def sweep_thresholds(best_scores: list[float | None], configured: float) -> list
     return sorted(set(vals) | {configured})
 
 
-def sweep_point(threshold: float, rows: list[Row], outcomes: list[tuple[bool, str, int]],
-                configured: float) -> dict:
+def sweep_point(
+    threshold: float, rows: list[Row], outcomes: list[tuple[bool, str, int]], configured: float
+) -> dict:
     """Accuracies if the answerer ran at ``threshold``; outcomes: (abstained, answer, n_cites)."""
     ans = [(r, o) for r, o in zip(rows, outcomes, strict=True) if not r.unanswerable]
     una = [o for r, o in zip(rows, outcomes, strict=True) if r.unanswerable]
     return {
         "threshold": threshold,
-        "answer_accuracy": _ratio(sum(not o[0] and answer_correct(o[1], r.answers, r.all_of)
-                                      for r, o in ans), len(ans)),
+        "answer_accuracy": _ratio(
+            sum(not o[0] and answer_correct(o[1], r.answers, r.all_of) for r, o in ans), len(ans)
+        ),
         "abstention_accuracy": _ratio(sum(o[0] and not o[2] for o in una), len(una)),
         "answered_rate": _ratio(sum(not o[0] for o in outcomes), len(outcomes)),
         "configured": threshold == configured,
@@ -339,6 +383,7 @@ def sweep_point(threshold: float, rows: list[Row], outcomes: list[tuple[bool, st
 
 
 # ---------------------------------------------------------------- running
+
 
 def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
     """Ask every question once (hybrid, the app's path) and score; also rank chunks with each
@@ -354,21 +399,28 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
         try:
             r = qa.ask(row.question, k=k_ans)
         except NcpiError as e:  # e.g. a question over max_question_chars
-            raise NcpiError(f"Question '{row.id}' (dataset line {row.line}) cannot be asked: "
-                            f"{e}") from None
+            raise NcpiError(
+                f"Question '{row.id}' (dataset line {row.line}) cannot be asked: {e}"
+            ) from None
         q = r["question"]
         qvec = qa.retriever.embed_query(q)
         passages = [h.index for h in qa.retriever.search(q, k_ans, mode="hybrid", qvec=qvec)]
         base = answerer.answer(q, qvec, passages)
         best = base.get("best_score")
         best = float(best) if best is not None and math.isfinite(best) else None
-        records.append({
-            "answer": r["answer"], "abstained": r["abstained"], "citations": r["citations"],
-            "latency_ms": r["timings_ms"]["total"],
-            "best_score": None if best is None else round(best, 4),
-            "retrieved": {m: [h.index for h in qa.retriever.search(q, k_ret, mode=m, qvec=qvec)]
-                          for m in MODES},
-        })
+        records.append(
+            {
+                "answer": r["answer"],
+                "abstained": r["abstained"],
+                "citations": r["citations"],
+                "latency_ms": r["timings_ms"]["total"],
+                "best_score": None if best is None else round(best, 4),
+                "retrieved": {
+                    m: [h.index for h in qa.retriever.search(q, k_ret, mode=m, qvec=qvec)]
+                    for m in MODES
+                },
+            }
+        )
         replay.append((q, qvec, passages, "best_score" in base))
         if i % 10 == 0 or i == len(rows):
             log(f"eval: {i}/{len(rows)} questions ({time.perf_counter() - t0:.1f}s)")
@@ -387,9 +439,17 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
                 sweep.append(sweep_point(t, rows, outcomes, configured))
         finally:
             answerer.threshold = saved
-    result.update({"threshold": configured, "threshold_sweep": sweep, "k": k_ans,
-                   "retrieval_k": k_ret, "model": store.manifest.get("model"),
-                   "n_chunks": len(store.chunks), "n_documents": len(store.documents)})
+    result.update(
+        {
+            "threshold": configured,
+            "threshold_sweep": sweep,
+            "k": k_ans,
+            "retrieval_k": k_ret,
+            "model": store.manifest.get("model"),
+            "n_chunks": len(store.chunks),
+            "n_documents": len(store.documents),
+        }
+    )
     return result
 
 

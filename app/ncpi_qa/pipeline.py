@@ -33,8 +33,9 @@ class QA:
             embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
         self.embedder = embedder
         self.retriever = Retriever(self.store, embedder, settings.candidate_k, settings.rrf_k)
-        self.answerer = ExtractiveAnswerer(self.store, settings.abstain_threshold,
-                                           settings.max_answer_sentences, embedder=embedder)
+        self.answerer = ExtractiveAnswerer(
+            self.store, settings.abstain_threshold, settings.max_answer_sentences, embedder=embedder
+        )
 
     def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> dict:
         q = validate_question(question, self.settings)
@@ -49,13 +50,23 @@ class QA:
         passages = []
         for h, sim in zip(hits, chunk_sims, strict=True):
             c = self.store.chunks[h.index]
-            passages.append({
-                "doc_id": c.doc_id, "chunk_id": c.chunk_id, "title": c.title,
-                "section": c.section, "page": c.page, "start": c.start, "end": c.end,
-                "text": c.text, "score": round(h.score, 6), "similarity": round(float(sim), 4),
-                "bm25": None if h.bm25 is None else round(h.bm25, 4),
-                "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank,
-            })
+            passages.append(
+                {
+                    "doc_id": c.doc_id,
+                    "chunk_id": c.chunk_id,
+                    "title": c.title,
+                    "section": c.section,
+                    "page": c.page,
+                    "start": c.start,
+                    "end": c.end,
+                    "text": c.text,
+                    "score": round(h.score, 6),
+                    "similarity": round(float(sim), 4),
+                    "bm25": None if h.bm25 is None else round(h.bm25, 4),
+                    "dense_rank": h.dense_rank,
+                    "bm25_rank": h.bm25_rank,
+                }
+            )
         return {
             "question": q,
             "answer": result["answer"],

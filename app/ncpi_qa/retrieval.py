@@ -36,8 +36,9 @@ def _stemmer():
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False,
-                          return_ids=False)
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False
+    )
 
 
 def build_bm25(texts: list[str], path: Path) -> None:
@@ -100,8 +101,9 @@ class Retriever:
         ids, scores = self.store.bm25.retrieve(q, k=n, show_progress=False, n_threads=1)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
-    def search(self, question: str, k: int, mode: str = "hybrid",
-               qvec: np.ndarray | None = None) -> list[Hit]:
+    def search(
+        self, question: str, k: int, mode: str = "hybrid", qvec: np.ndarray | None = None
+    ) -> list[Hit]:
         if mode not in ("hybrid", "dense", "bm25"):
             raise ValueError(f"unknown retrieval mode {mode!r}")
         n = max(self.candidate_k, k)
@@ -120,11 +122,14 @@ class Retriever:
             fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.rrf_k)
         hits = []
         for i, score in fused[:k]:
-            hits.append(Hit(
-                index=i, score=score,
-                dense=d_rank[i][1] if i in d_rank else None,
-                bm25=b_rank[i][1] if i in b_rank else None,
-                dense_rank=d_rank[i][0] if i in d_rank else None,
-                bm25_rank=b_rank[i][0] if i in b_rank else None,
-            ))
+            hits.append(
+                Hit(
+                    index=i,
+                    score=score,
+                    dense=d_rank[i][1] if i in d_rank else None,
+                    bm25=b_rank[i][1] if i in b_rank else None,
+                    dense_rank=d_rank[i][0] if i in d_rank else None,
+                    bm25_rank=b_rank[i][0] if i in b_rank else None,
+                )
+            )
         return hits

@@ -71,8 +71,10 @@ class BuildReport:
     def summary(self) -> str:
         lines = []
         if self.up_to_date:
-            lines.append(f"Index is up to date ({len(self.indexed)} documents, {self.n_chunks} "
-                         "chunks): nothing to embed.")
+            lines.append(
+                f"Index is up to date ({len(self.indexed)} documents, {self.n_chunks} "
+                "chunks): nothing to embed."
+            )
         else:
             lines.append(
                 f"Indexed {len(self.indexed)} documents, {self.n_chunks} chunks, "
@@ -115,8 +117,9 @@ def is_up_to_date(settings: Settings, embedder_name: str) -> tuple[bool, dict | 
     return same, manifest, scan
 
 
-def build_index(settings: Settings, embedder=None, rebuild: bool = False, progress: bool = False,
-                log=None) -> BuildReport:
+def build_index(
+    settings: Settings, embedder=None, rebuild: bool = False, progress: bool = False, log=None
+) -> BuildReport:
     """Index settings.corpus_dir into settings.store_dir. ``embedder`` is made lazily if needed."""
     from .embedding import BUNDLED
 
@@ -125,9 +128,14 @@ def build_index(settings: Settings, embedder=None, rebuild: bool = False, progre
     corpus_dir, store_dir = settings.corpus_dir, settings.store_dir
     if not corpus_dir.is_dir():
         raise CorpusNotFoundError(corpus_dir)
-    model_name = embedder.name if embedder is not None else (
-        "sentence-transformers/all-MiniLM-L6-v2" if settings.embedding_model == BUNDLED
-        else settings.embedding_model
+    model_name = (
+        embedder.name
+        if embedder is not None
+        else (
+            "sentence-transformers/all-MiniLM-L6-v2"
+            if settings.embedding_model == BUNDLED
+            else settings.embedding_model
+        )
     )
     same, manifest, scan = is_up_to_date(settings, model_name)
     report = BuildReport()
@@ -213,8 +221,15 @@ def build_index(settings: Settings, embedder=None, rebuild: bool = False, progre
         "chunking": chunking,
         "files": files,
         "documents": [
-            {"doc_id": d.doc_id, "title": d.title, "source": d.source, "kind": d.kind,
-             "sha256": d.sha256, "n_chunks": len(per_doc[d.doc_id][0]), "chars": len(d.text)}
+            {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "source": d.source,
+                "kind": d.kind,
+                "sha256": d.sha256,
+                "n_chunks": len(per_doc[d.doc_id][0]),
+                "chars": len(d.text),
+            }
             for d in docs
         ],
         "skipped": report.skipped,
@@ -222,8 +237,9 @@ def build_index(settings: Settings, embedder=None, rebuild: bool = False, progre
         "n_sentences": int(sent_matrix.shape[0]),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _write_generation(store_dir, docs, all_chunks, chunk_matrix, sent_matrix, new_manifest,
-                      settings)
+    _write_generation(
+        store_dir, docs, all_chunks, chunk_matrix, sent_matrix, new_manifest, settings
+    )
     for stale in cache_dir.glob("*.npz"):
         if stale.name not in used_cache:
             stale.unlink(missing_ok=True)
@@ -305,9 +321,13 @@ class Store:
             offsets.append(n)
             n += len(c.sentences)
         return cls(
-            path=gen, manifest=manifest, documents={d.doc_id: d for d in docs}, chunks=chunks,
+            path=gen,
+            manifest=manifest,
+            documents={d.doc_id: d for d in docs},
+            chunks=chunks,
             chunk_vectors=np.load(gen / "chunk_vectors.npy", mmap_mode="r"),
             sentence_vectors=np.load(gen / "sentence_vectors.npy"),
-            sentence_offsets=offsets, faiss_index=faiss.read_index(str(gen / "faiss.index")),
+            sentence_offsets=offsets,
+            faiss_index=faiss.read_index(str(gen / "faiss.index")),
             bm25=load_bm25(gen / "bm25"),
         )

@@ -16,11 +16,50 @@ def normalize(text: str) -> str:
 
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREV = {
-    "e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "prof", "no", "nos", "vs", "cf", "st", "para",
-    "paras", "fig", "figs", "p", "pp", "vol", "ch", "sec", "approx", "inc", "ltd", "co", "jan",
-    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "rt", "hon",
+    "e.g",
+    "i.e",
+    "etc",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "no",
+    "nos",
+    "vs",
+    "cf",
+    "st",
+    "para",
+    "paras",
+    "fig",
+    "figs",
+    "p",
+    "pp",
+    "vol",
+    "ch",
+    "sec",
+    "approx",
+    "inc",
+    "ltd",
+    "co",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "rt",
+    "hon",
 }
-_BULLET = re.compile(r"[ \t]*(?:[•\u2022\u25aa\u25cf\u2013\-\*·]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])[ \t]+")
+_BULLET = re.compile(
+    r"[ \t]*(?:[•\u2022\u25aa\u25cf\u2013\-\*·]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])[ \t]+"
+)
 _END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
 _LIST_ITEM = re.compile(r"[ \t]*(?:[•\u2022\u25aa\u25cf·\-\*]|[0-9]{1,2}[.)])[ \t]+")
 
@@ -81,7 +120,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         s = ps
         for m in _END.finditer(text, ps, pe):
             e = m.end()
-            word = re.search(r"([A-Za-z.]+)\.?$", text[s:m.start() + 1])
+            word = re.search(r"([A-Za-z.]+)\.?$", text[s : m.start() + 1])
             token = (word.group(1) if word else "").lower().rstrip(".")
             nxt = re.match(r"\s+(\S)", text[e:pe])
             if token in _ABBREV or (len(token) == 1 and token.isalpha()):
