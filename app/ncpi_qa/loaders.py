@@ -1,0 +1,283 @@
+"""Format loaders: each turns a file's bytes into text, a title, and heading/page offsets.
+
+A loader returns ``{"text", "title", "headings", "pages"?, "note"?}`` and raises ``LoadError``
+with a reason a user can act on when the file cannot be used.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .documents import Heading, LoadError, TextBuilder, _clean_inline
+
+
+def _decode(data: bytes, path: Path) -> str:
+    if b"\x00" in data[:8192]:
+        raise LoadError("binary file, not text")
+    try:
+        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as e:
+        raise LoadError(f"not UTF-8 text (byte {e.start}); re-save it as UTF-8") from e
+
+
+def _looks_like_heading(line: str, prev_blank: bool, next_blank: bool) -> bool:
+    s = line.strip()
+    return (
+        prev_blank
+        and next_blank
+        and 0 < len(s) <= 100
+        and s[-1] not in ".,;:!?\u2019\"'"
+        and not re.match(r"[•\-\*\d(]", s)
+        and s[0].isupper()
+    )
+
+
+def load_txt(path: Path, data: bytes) -> dict:
+    text = _decode(data, path).strip("\n")
+    lines = text.split("\n")
+    headings, offset = [], 0
+    for i, line in enumerate(lines):
+        prev_blank = i == 0 or not lines[i - 1].strip()
+        next_blank = i + 1 < len(lines) and not lines[i + 1].strip()
+        if _looks_like_heading(line, prev_blank, next_blank):
+            s = offset + len(line) - len(line.lstrip())
+            headings.append(
+                Heading(s, offset + len(line.rstrip()), 1 if not headings else 2, line.strip())
+            )
+        offset += len(line) + 1
+    title = headings[0].text if headings and headings[0].start == 0 else path.stem
+    return {"text": text, "title": title, "headings": headings}
+
+
+_FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.S)
+
+
+def load_md(path: Path, data: bytes) -> dict:
+    raw = _decode(data, path)
+    meta = {}
+    m = _FRONT.match(raw)
+    if m:
+        for line in m.group(1).split("\n"):
+            if ":" in line:
+                key, value = line.split(":", 1)
+                meta[key.strip().lower()] = value.strip()
+        raw = raw[m.end() :]
+    b = TextBuilder()
+    para: list[str] = []
+    items: list[str] = []
+
+    def flush():
+        if para:
+            b.paragraph(_md_inline("\n".join(para)))
+            para.clear()
+        if items:
+            b.items([_md_inline(i) for i in items])
+            items.clear()
+
+    for line in raw.split("\n"):
+        h = re.match(r"(#{1,6})\s+(.*?)\s*#*\s*$", line)
+        li = re.match(r"\s*(?:[-*+]|\d+[.)])\s+(.*)", line)
+        if h:
+            flush()
+            b.heading(_md_inline(h.group(2)), len(h.group(1)))
+        elif li:
+            if para:
+                flush()
+            items.append(li.group(1))
+        elif not line.strip():
+            flush()
+        elif items and line.startswith((" ", "\t")):
+            items[-1] += " " + line.strip()
+        else:
+            if items:
+                flush()
+            para.append(line.rstrip())
+    flush()
+    text = b.text()
+    title = meta.get("title") or next((h.text for h in b.headings if h.level == 1), path.stem)
+    note = " ".join(v for k, v in meta.items() if k in ("source", "note"))
+    return {"text": text, "title": title, "headings": b.headings, "note": note}
+
+
+def _md_inline(s: str) -> str:
+    s = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", s)  # links and images -> their text
+    return re.sub(r"(\*\*|__|`)", "", s)
+
+
+_BLOCKS = [
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "li",
+    "blockquote",
+    "pre",
+    "td",
+    "th",
+    "dt",
+    "dd",
+    "caption",
+    "figcaption",
+]
+
+
+def load_html(path: Path, data: bytes) -> dict:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_decode(data, path), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "svg", "nav", "form"]):
+        tag.decompose()
+    b = TextBuilder()
+    root = soup.body or soup
+    blocks = [t for t in root.find_all(_BLOCKS) if not t.find_parent(_BLOCKS)]
+    run: list[str] = []
+    for tag in blocks:
+        text = _clean_inline(tag.get_text(" "))
+        if tag.name == "li":
+            run.append(text)
+            continue
+        if run:
+            b.items(run)
+            run = []
+        if tag.name[0] == "h" and tag.name[1:].isdigit():
+            b.heading(text, int(tag.name[1:]))
+        else:
+            b.paragraph(text)
+    if run:
+        b.items(run)
+    if not blocks:
+        for para in re.split(r"\n\s*\n", root.get_text("\n")):
+            b.paragraph(_clean_inline(para))
+    title_tag = soup.find("title")
+    title = _clean_inline(title_tag.get_text()) if title_tag else ""
+    if not title:
+        title = next((h.text for h in b.headings), path.stem)
+    return {"text": b.text(), "title": title, "headings": b.headings}
+
+
+def load_pdf(path: Path, data: bytes) -> dict:
+    import io
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise LoadError("encrypted PDF (needs a password); save an unencrypted copy")
+            except LoadError:
+                raise
+            except Exception as e:
+                raise LoadError(f"encrypted PDF that cannot be opened ({e})") from e
+        n_pages = len(reader.pages)
+        outline = _pdf_outline(reader)
+        b = TextBuilder()
+        for i, page in enumerate(reader.pages):
+            b.page(i + 1)
+            for title, level in outline.get(i, []):
+                b.mark(title, level)
+            raw = (page.extract_text() or "").replace("\r\n", "\n").replace("\x00", "")
+            for para in re.split(r"\n[ \t]*\n", raw):
+                b.paragraph(re.sub(r"[ \t]+\n", "\n", para))
+            b.end_page()
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except LoadError:
+        raise
+    except (PdfReadError, Exception) as e:
+        raise LoadError(f"corrupt or unreadable PDF ({type(e).__name__}: {e})") from e
+    text = b.text()
+    if not text.strip() or not b.pages:
+        raise LoadError(f"no extractable text in {n_pages} page(s) (empty or scanned PDF)")
+    title = meta_title.strip() or next((h.text for h in b.headings), path.stem)
+    return {"text": text, "title": title, "headings": b.headings, "pages": b.pages}
+
+
+def _pdf_outline(reader) -> dict[int, list[tuple[str, int]]]:
+    """Bookmarks by the page they start on: {page index: [(title, level)]}."""
+    found: dict[int, list[tuple[str, int]]] = {}
+
+    def walk(items, level):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            try:
+                found.setdefault(reader.get_destination_page_number(item), []).append(
+                    (str(item.title), level)
+                )
+            except Exception:
+                continue
+
+    try:
+        walk(reader.outline, 1)
+    except Exception:
+        return {}
+    return found
+
+
+def load_docx(path: Path, data: bytes) -> dict:
+    import io
+    import zipfile
+
+    import docx
+
+    try:
+        d = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError, Exception) as e:
+        raise LoadError(f"corrupt or unreadable DOCX ({type(e).__name__}: {e})") from e
+    b = TextBuilder()
+    run: list[str] = []
+    title = (d.core_properties.title or "").strip()
+    for para in d.paragraphs:
+        style = (para.style.name if para.style is not None else "") or ""
+        text = para.text.strip()
+        if not text:
+            continue
+        if style.startswith("List"):
+            run.append(text)
+            continue
+        if run:
+            b.items(run)
+            run = []
+        m = re.match(r"Heading (\d)", style)
+        if style == "Title":
+            title = title or text
+            b.heading(text, 1)
+        elif m:
+            b.heading(text, int(m.group(1)))
+        else:
+            b.paragraph(text)
+    if run:
+        b.items(run)
+    for table in d.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                b.paragraph(" | ".join(dict.fromkeys(cells)))
+    text = b.text()
+    if not text.strip():
+        raise LoadError("DOCX has no text")
+    return {
+        "text": text,
+        "title": title or next((h.text for h in b.headings), path.stem),
+        "headings": b.headings,
+    }
+
+
+LOADERS = {
+    ".txt": load_txt,
+    ".md": load_md,
+    ".markdown": load_md,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+}
