@@ -140,3 +140,25 @@ def test_content_nouns_mentioned_only_by_name():
 def test_acronym_lead_is_its_expansion():
     s = "They launched the joint targeted area inspections (JTAI) of child protection."
     assert lead_fact(s, "acronym", "What does JTAI stand for?") == "joint targeted area inspections"
+
+
+def test_duration_frequency_and_rating_questions_need_their_kind_of_fact():
+    assert question_type("How long did the inspections take?") == "duration"
+    assert not has_type("completed 21 reviews of forces", "duration", "How long did it take?")
+    assert has_type("The fieldwork lasted three weeks.", "duration", "How long did it take?")
+    assert question_type("How often do the partners meet?") == "frequency"
+    assert has_type("The partners meet quarterly.", "frequency", "How often do they meet?")
+    assert question_type("What rating did HMICFRS give the force?") == "rating"
+    assert not has_type("HMICFRS scrutinised custody.", "rating", "What rating was given?")
+    assert has_type("The force was rated inadequate.", "rating", "What rating was given?")
+
+
+def test_list_introductions_are_not_answers():
+    assert not has_type("Since then, HMICFRS has:", None, "What has HMICFRS done?")
+
+
+def test_which_police_force_needs_a_force_name():
+    q = "Which police force did the PCC respond for?"
+    assert question_type(q) == "name"
+    assert not has_type("The police service and its partners must adapt.", "name", q)
+    assert has_type("The response covers Lancashire Constabulary.", "name", q)

@@ -268,4 +268,4 @@ class ExtractiveAnswerer:
 
 
 def qtype_needs_type(question: str) -> bool:
-    return question_type(question) in ("number", "date")
+    return question_type(question) in ("number", "date", "duration", "frequency", "money")

@@ -53,13 +53,31 @@ _MONTHS = "january|february|march|april|may|june|july|august|september|october|n
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _NUM = re.compile(r"\b\d[\d,.]*%?|\b(?:" + "|".join(sorted(_NUMBER_WORDS)) + r")\b", re.I)
 _Q_NUMBER = re.compile(
-    r"\bhow (?:many|much|often|long)\b|\bwhat (?:number|percentage|proportion|share|total)\b"
+    r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|proportion|share|total)\b"
     r"|\bnumber of\b|\bcount of\b",
+    re.I,
+)
+_Q_DURATION = re.compile(r"\bhow long\b|\bfor how many (?:days|weeks|months|years)\b", re.I)
+_DURATION = re.compile(
+    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|several|a few)\s+"
+    r"(?:hours?|days?|weeks?|months?|years?|minutes?)\b|\bfrom \d{4} to \d{4}\b",
+    re.I,
+)
+_Q_FREQUENCY = re.compile(r"\bhow often\b|\bhow frequently\b", re.I)
+_FREQUENCY = re.compile(
+    r"\b(?:daily|weekly|monthly|quarterly|annually|yearly|every|each (?:day|week|month|year)|"
+    r"times? a|per (?:day|week|month|year)|once|twice)\b",
+    re.I,
+)
+_Q_RATING = re.compile(r"\b(?:rating|rated|grade|graded|judgement|judgment|judged|score)\b", re.I)
+_RATING = re.compile(
+    r"\b(?:outstanding|good|requires improvement|inadequate|rated|graded|judged|"
+    r"rating|grade)\b",
     re.I,
 )
 _Q_DATE = re.compile(r"\bwhen\b|\b(?:what|which|in what) year\b|\bwhat date\b|\bsince when\b", re.I)
 _Q_NAME = re.compile(
-    r"\bwhich (?:organi[sz]ations?|agenc(?:y|ies)|bod(?:y|ies)|inspectorates?|forces?|"
+    r"\bwhich (?:organi[sz]ations?|agenc(?:y|ies)|bod(?:y|ies)|inspectorates?|(?:police )?forces?|"
     r"partners?)\b|\bwith whom\b|\bname the\b",
     re.I,
 )
@@ -226,6 +244,8 @@ def _names_without_content(sentence: str, question: str) -> bool:
 
 def _wrong_kind(sentence: str, question: str) -> bool:
     """Sentences that cannot answer the question whatever words they share with it."""
+    if sentence.rstrip().endswith(":"):
+        return True  # "Since then, HMICFRS has:" introduces an answer; its items give it
     if _POINTER.search(sentence) and not _Q_WHERE.search(question):
         return True  # "can be viewed here" says nothing about the content
     if _Q_SAID.search(question) and not _REPORTING.search(sentence):
@@ -238,6 +258,12 @@ def _wrong_kind(sentence: str, question: str) -> bool:
 def question_type(question: str) -> str | None:
     if _Q_PERSON.search(question):
         return "person"
+    if _Q_DURATION.search(question):
+        return "duration"
+    if _Q_FREQUENCY.search(question):
+        return "frequency"
+    if _Q_RATING.search(question):
+        return "rating"
     if _Q_ACRONYM.search(question):
         return "acronym"
     if _Q_MONEY.search(question):
@@ -311,6 +337,12 @@ def has_type(sentence: str, qtype: str | None, question: str) -> bool:
         return False
     if qtype == "person":
         return _is_person_name(sentence, question)
+    if qtype == "duration":
+        return bool(_DURATION.search(sentence))
+    if qtype == "frequency":
+        return bool(_FREQUENCY.search(sentence))
+    if qtype == "rating":
+        return bool(_RATING.search(sentence))
     if qtype == "acronym":
         m = _Q_ACRONYM.search(question)
         acro = (m.group(1) or m.group(2)).upper()
@@ -335,7 +367,7 @@ def has_type(sentence: str, qtype: str | None, question: str) -> bool:
         return bool(new or re.search(_MONTHS, sentence, re.I))
     if qtype == "name":
         q = normalize(question)
-        if re.search(r"\bwhich forces?\b", question, re.I):
+        if re.search(r"\bwhich (?:police )?forces?\b", question, re.I):
             # A police force is named as "X Police" or "X Constabulary".
             return bool(
                 re.search(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)* (?:Police|Constabulary)\b", sentence)
