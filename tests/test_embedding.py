@@ -1,0 +1,46 @@
+"""The real embedders: offline loading, and the lean query encoder matching sentence-transformers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ncpi_qa.embedding import (
+    BUNDLED,
+    LeanMiniLMEmbedder,
+    _is_bert_folder,
+    get_query_embedder,
+    model_path,
+)
+from ncpi_qa.errors import ModelNotAvailableError
+
+TEXTS = [
+    "How many inspections does the 2019 report draw on?",
+    "kids",
+    "Her Majesty’s Inspectorate of Probation launched the joint targeted area inspections (JTAI).",
+    "In 2014, HMICFRS began a national programme of child protection inspections. " * 30,
+    "",
+]
+
+
+@pytest.mark.slow
+def test_lean_encoder_matches_sentence_transformers(embedder):
+    lean = LeanMiniLMEmbedder(BUNDLED)
+    assert lean.name == embedder.name and lean.dim == embedder.dim == 384
+    a, b = lean.encode(TEXTS), embedder.encode(TEXTS)
+    assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32
+    assert np.abs(a - b).max() < 1e-5  # long text: both truncate at 256 tokens
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+
+
+def test_bundled_model_is_a_local_bert_folder():
+    path = model_path(BUNDLED)
+    assert (path / "model.safetensors").exists()
+    assert _is_bert_folder(path)
+    assert isinstance(get_query_embedder(BUNDLED), LeanMiniLMEmbedder)
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotAvailableError, match="hub downloads are off"):
+        model_path("some-org/some-model")
+    assert not _is_bert_folder(tmp_path)
