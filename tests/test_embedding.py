@@ -1,4 +1,4 @@
-"""The real embedders: offline loading, and the lean query encoder matching sentence-transformers."""
+"""Real embedders: offline loading; the lean query encoder matches sentence-transformers."""
 
 from __future__ import annotations
 
