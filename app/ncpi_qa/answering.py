@@ -58,11 +58,13 @@ class ExtractiveAnswerer:
         margin: float = 0.05,
         embedder=None,
         soft_min: float = 0.55,
+        soft_top: int = 6,
         year_penalty: float = 0.1,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.soft_min = soft_min
+        self.soft_top = soft_top
         self.year_penalty = year_penalty
         self._wv: dict[str, np.ndarray] = {}
         self.threshold = threshold
@@ -133,6 +135,7 @@ class ExtractiveAnswerer:
         all_total = sum(weights.values()) or 1.0
         qtype = question_type(question)
         out: list[Scored] = []
+        words_of: dict[int, dict[str, str]] = {}
         for ci in chunk_indices:
             chunk = store.chunks[ci]
             doc_text = store.documents[chunk.doc_id].text
@@ -166,8 +169,6 @@ class ExtractiveAnswerer:
                         and any(x.startswith(t) or (len(x) >= 5 and t.startswith(x)) for x in words)
                     ):
                         matched += w
-                soft = self._soft_matches(unknown, words)
-                soft_mass = sum(weights[t] * sim for t, sim in soft.items())
                 type_ok = has_type(sent, qtype, question)
                 conflict = _year_conflict(sent, question, chunk.title)
                 sc = Scored(
@@ -182,13 +183,24 @@ class ExtractiveAnswerer:
                         (matched - sum(weights[t] for t in unknown if t in words)) / known_total,
                     ),
                     type_ok,
-                    min(1.0, (matched + soft_mass) / all_total),
+                    min(1.0, matched / all_total),
                     qtype,
                     conflict,
                 )
                 sc.score = self.combine(sc)
                 out.append(sc)
+                words_of[id(sc)] = words
         out.sort(key=lambda x: -x.score)
+        # Soft matches cost an encoder call for words not seen before, so only the leading
+        # candidates get them; their scores can only rise.
+        if unknown and self.embedder is not None:
+            for sc in out[: self.soft_top]:
+                soft = self._soft_matches(unknown, words_of[id(sc)])
+                if soft:
+                    mass = sum(weights[t] * sim for t, sim in soft.items())
+                    sc.coverage_all = min(1.0, sc.coverage_all + mass / all_total)
+                    sc.score = self.combine(sc)
+            out.sort(key=lambda x: -x.score)
         return out
 
     def combine(self, sc: Scored) -> float:
