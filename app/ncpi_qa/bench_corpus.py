@@ -34,15 +34,10 @@ _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _PROSE = re.compile(r"[A-Z][A-Za-z0-9 ,;:'()/%-]*[a-z0-9)][.!?]")
 _ODD = re.compile(r"\.\.|\b\w+\.\w+\b|\s[,;:.]|\(\s|\s\)|[A-Z]{5,}")
 _WORD = re.compile(r"[a-z]{5,12}")
-_FALLBACK = [  # used only where /usr/share/doc holds too little prose (e.g. a slim container)
-    "The inspection examined how the force responded to concerns raised by partner agencies.",
+_FALLBACK = [  # only where /usr/share/doc holds too little prose (a slim container)
+    "The inspection examined how the force responded to concerns raised by other agencies.",
     "Officers did not always record the reasons for their decisions in a consistent way.",
     "Supervisors reviewed most cases promptly, although some reviews lacked any real depth.",
-    "The team found that information sharing between agencies had improved since last year.",
-    "Training on the new procedures had reached most frontline staff by the end of the period.",
-    "Several recommendations from the earlier review had been completed or were in progress.",
-    "The quality of referrals varied widely between the districts that were visited.",
-    "Leaders set out clear priorities and monitored performance through a monthly meeting.",
 ]
 
 
@@ -118,38 +113,37 @@ def topical_sentences(corpus_dir: Path) -> list[str]:
 
 
 class CorpusGenerator:
-    """Deterministic (by seed) report-like documents from a sentence pool."""
+    """Deterministic (by seed) report-like documents from a sentence pool. A section draws its
+    sentences from a window of neighbouring pool sentences (one Debian document: one topic);
+    ``topical_rate`` of them are splices from a fixed set (the same for every seed)."""
 
     def __init__(
-        self,
-        pool: list[str],
-        topical: list[str] | None = None,
-        seed: int = 0,
-        topical_rate: float = 0.01,
-    ) -> None:
-        self.pool = pool
-        self.topical = topical or []
+        self, pool: list[str], topical: list[str] | None = None, seed: int = 0,
+        topical_rate: float = 0.01, window: int = 24, n_splices: int = 300,
+    ) -> None:  # fmt: skip
+        self.pool, self.window = pool, window
         self.rng = random.Random(seed)
-        self.topical_rate = topical_rate if self.topical else 0.0
+        self.splices = _splices(pool, topical or [], n_splices)
+        self.topical_rate = topical_rate if self.splices else 0.0
         words = {w for s in pool[:5000] for w in _WORD.findall(s.lower())}
         self.words = sorted(words) or ["report", "finding", "practice", "review"]
+        self._queue: list[str] = []
 
     def sentence(self) -> str:
         rng = self.rng
         if rng.random() < self.topical_rate:
-            head = rng.choice(self.topical).split()
-            tail = rng.choice(self.pool).split()
-            a = max(3, int(len(head) * rng.uniform(0.3, 0.7)))
-            b = max(3, int(len(tail) * rng.uniform(0.3, 0.6)))
-            text = " ".join(head[:a] + [w.lower() for w in tail[-b:]])
-            return text if text[-1] in ".!?" else text + "."
-        return rng.choice(self.pool)
+            return rng.choice(self.splices)
+        if not self._queue:
+            start = rng.randrange(len(self.pool))
+            self._queue = [self.pool[(start + i) % len(self.pool)] for i in range(self.window)]
+            rng.shuffle(self._queue)
+        return self._queue.pop()
 
     def phrase(self, n: int) -> str:
         return " ".join(self.rng.choice(self.words) for _ in range(n)).capitalize()
 
     def section_body(self, max_chars: int = SECTION_MAX_CHARS) -> str:
-        target = self.rng.randint(320, max_chars)
+        target, self._queue = self.rng.randint(320, max_chars), []
         paras: list[list[str]] = [[]]
         length = 0
         while True:
@@ -192,6 +186,19 @@ class CorpusGenerator:
         return template.format(*words)
 
 
+def _splices(pool: list[str], topical: list[str], n: int) -> list[str]:
+    """The first words of a shipped-corpus sentence, the tail of a Debian one: near-miss
+    distractors for the dev questions. A fixed set, so their vectors can be made once."""
+    rng, out = random.Random(0), []
+    for _ in range(n if topical and pool else 0):
+        head, tail = rng.choice(topical).split(), rng.choice(pool).split()
+        a = max(3, int(len(head) * rng.uniform(0.3, 0.7)))
+        b = max(3, int(len(tail) * rng.uniform(0.3, 0.6)))
+        text = " ".join(head[:a] + [w.lower() for w in tail[-b:]])
+        out.append(text if text[-1] in ".!?" else text + ".")
+    return out
+
+
 def write_corpus(
     dest: Path,
     n_chunks: int,
@@ -215,7 +222,7 @@ def write_corpus(
         text = gen.document(number, sections)
         (dest / f"report-{number:05d}.md").write_text(text + "\n", encoding="utf-8")
         files, chars, left, number = files + 1, chars + len(text), left - sections, number + 1
-    return {"files": files, "sections": n_chunks, "chars": chars, "topical": len(topical)}
+    return {"files": files, "chars": chars, "topical": len(topical), "splices": gen.splices}
 
 
 def touch_one_file(dest: Path, pool: list[str], seed: int = 1) -> Path:
@@ -255,6 +262,47 @@ class HashProjectionEmbedder:
         np.divide(out, norms, out=out, where=norms > 0)
         self.texts_encoded += len(texts)
         return out
+
+
+_PIECES = re.compile(r"\n+|(?<=[.!?])\s+(?=[A-Z])")
+
+
+class PoolEmbedder:
+    """Stand-in for the model at scale that keeps the model's geometry. Every pool sentence
+    was embedded once by the real model; a text's vector is the normalised mean of the vectors
+    of the pool sentences it is made of (a chunk: its sentences). Sentence-like pieces not in
+    the pool (the shipped documents') are embedded by the model and kept; headings are left
+    out of the mean."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray, model) -> None:
+        self.name, self.dim = "bench/pool-mean-of-model-vectors", int(vectors.shape[1])
+        self.index = {t: i for i, t in enumerate(texts)}
+        self.matrix, self.model, self.model_encoded = vectors.astype(np.float32), model, 0
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        from scipy.sparse import csr_matrix
+
+        keys, missing = [], {}
+        for t in texts:
+            if t in self.index:
+                keys.append((t,))
+                continue
+            pieces = [x.strip() for x in _PIECES.split(t)]
+            pieces = [x for x in pieces if x in self.index or (x[-1:] in ".!?:" and " " in x)]
+            keys.append(tuple(pieces) or (t,))
+            missing.update((x, None) for x in keys[-1] if x not in self.index)
+        if missing:
+            new = list(missing)
+            self.index.update((w, len(self.matrix) + i) for i, w in enumerate(new))
+            self.matrix = np.vstack([self.matrix, self.model.encode(new).astype(np.float32)])
+            self.model_encoded += len(new)
+        rows = [i for i, k in enumerate(keys) for _ in k]
+        cols = [self.index[x] for k in keys for x in k]
+        ones = np.ones(len(rows), dtype=np.float32)
+        out = csr_matrix((ones, (rows, cols)), shape=(len(texts), len(self.matrix))) @ self.matrix
+        out = np.ascontiguousarray(out, dtype=np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.divide(out, norms, out=out, where=norms > 0)
 
 
 # ----------------------------------------------------------------------------- measuring

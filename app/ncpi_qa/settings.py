@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     )
     rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion constant k.")
     exact_search_max: int = Field(
-        default=50_000,
-        description="Up to this many chunks the FAISS index is exact (flat); above, HNSW.",
+        default=300_000,
+        description="Up to this many chunks the FAISS index is exact (flat inner product: "
+        "~33 ms a query at 200k chunks on 2 cores); above it, HNSW.",
     )
     abstain_threshold: float = Field(
         default=0.328,
