@@ -98,7 +98,7 @@ class Retriever:
         q = [[t for t in q[0] if t in vocab]]
         if not q[0]:
             return []
-        ids, scores = self.store.bm25.retrieve(q, k=n, show_progress=False, n_threads=1)
+        ids, scores = self.store.bm25.retrieve(q, k=n, show_progress=False, n_threads=0)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
     def search(

@@ -195,7 +195,7 @@ def build_index(
             texts += [doc.text[s:e] for c in chunks for s, e in c.sentences]
             bounds.append((a, b, len(texts)))
         log(f"Embedding {len(texts)} texts ({len(pending)} document(s)) with {embedder.name}...")
-        vecs = embedder.encode(texts, progress=progress)
+        vecs = np.asarray(embedder.encode(texts, progress=progress), dtype=np.float32)
         report.texts_embedded = len(texts)
         for (doc, chunks, cache_file), (a, b, c) in zip(pending, bounds, strict=True):
             per_doc[doc.doc_id] = (chunks, vecs[a:b], vecs[b:c])
@@ -210,8 +210,9 @@ def build_index(
         chunk_vecs.append(cv)
         sent_vecs.append(sv)
     dim = embedder.dim if embedder is not None else int(chunk_vecs[0].shape[1])
-    chunk_matrix = np.concatenate(chunk_vecs).astype(np.float32) if chunk_vecs else None
-    sent_matrix = np.concatenate(sent_vecs).astype(np.float32)
+    # Vectors are float32 already; astype would copy ~1 GB at 200k chunks.
+    chunk_matrix = np.concatenate(chunk_vecs) if chunk_vecs else None
+    sent_matrix = np.concatenate(sent_vecs)
 
     files = {str(p.relative_to(corpus_dir)): sha for p, _, _, sha in scan}
     new_manifest = {
@@ -326,7 +327,7 @@ class Store:
             documents={d.doc_id: d for d in docs},
             chunks=chunks,
             chunk_vectors=np.load(gen / "chunk_vectors.npy", mmap_mode="r"),
-            sentence_vectors=np.load(gen / "sentence_vectors.npy"),
+            sentence_vectors=np.load(gen / "sentence_vectors.npy", mmap_mode="r"),
             sentence_offsets=offsets,
             faiss_index=faiss.read_index(str(gen / "faiss.index")),
             bm25=load_bm25(gen / "bm25"),
