@@ -49,7 +49,7 @@ class UnknownDocumentError(NcpiError):
 
 class EmptyQuestionError(NcpiError):
     def __init__(self):
-        super().__init__('The question is empty. Ask something, e.g. ncpi-qa ask "..."')
+        super().__init__("The question is empty. Type a question about the documents.")
 
 
 class QuestionTooLongError(NcpiError):
