@@ -287,4 +287,8 @@ def launch(settings, host: str | None = None, port: int | None = None, **kwargs)
     build_index(settings)  # a quick no-op when the index is up to date
     qa = QA(settings)
     demo = create_app(qa)
-    return serve(demo, host or settings.host, port or settings.port, **kwargs)
+    host, port = host or settings.host, port or settings.port
+    # Gradio's own banner suggests share=True, which this app never uses: print ours instead.
+    print(f"ncpi-qa chat on http://{host}:{port} (local only; Ctrl-C to stop)", flush=True)
+    kwargs.setdefault("quiet", True)
+    return serve(demo, host, port, **kwargs)
