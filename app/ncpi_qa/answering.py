@@ -26,6 +26,9 @@ from .questions import (
 )
 from .text import normalize
 
+# Question types whose extra quotes must hold the asked-for kind of fact too.
+_TYPED = frozenset({"number", "date", "duration", "frequency", "money"})
+
 ABSTAIN_PHRASE = "The documents don't answer this."
 
 
@@ -228,6 +231,8 @@ class ExtractiveAnswerer:
                 "best_score": best,
                 "scored": scored,
             }
+        qtype = scored[0].qtype  # every Scored carries the question's type
+        needs_type = qtype in _TYPED
         chosen: list[Scored] = []
         seen: set[str] = set()
         for sc in scored:
@@ -235,7 +240,7 @@ class ExtractiveAnswerer:
                 break
             if chosen and (sc.score < self.threshold or sc.score < best - self.margin):
                 break
-            if qtype_needs_type(question) and not sc.type_ok and chosen:
+            if needs_type and not sc.type_ok and chosen:
                 continue
             key = normalize(self._text(sc))
             if key in seen:
@@ -243,7 +248,7 @@ class ExtractiveAnswerer:
             seen.add(key)
             chosen.append(sc)
         citations, parts = [], []
-        lead = lead_fact(self._text(chosen[0]), question_type(question), question)
+        lead = lead_fact(self._text(chosen[0]), qtype, question)
         for n, sc in enumerate(chosen, start=1):
             chunk = self.store.chunks[sc.chunk_index]
             doc = self.store.documents[chunk.doc_id]
@@ -277,7 +282,3 @@ class ExtractiveAnswerer:
     def _text(self, sc: Scored) -> str:
         chunk = self.store.chunks[sc.chunk_index]
         return self.store.documents[chunk.doc_id].text[sc.start : sc.end]
-
-
-def qtype_needs_type(question: str) -> bool:
-    return question_type(question) in ("number", "date", "duration", "frequency", "money")

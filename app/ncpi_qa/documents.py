@@ -12,7 +12,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 IGNORED_NAMES = {"readme.md", "readme.txt", "readme"}
 
 
