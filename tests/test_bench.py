@@ -8,8 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-from ncpi_qa.bench_corpus import (
+from bench_corpus import (
     SECTION_MAX_CHARS,
     CorpusGenerator,
     HashProjectionEmbedder,
@@ -79,8 +78,8 @@ def test_generated_corpus_has_one_chunk_per_section(tmp_path):
 
 def test_bench_texts_are_exactly_what_the_index_embeds(tmp_path, fake_embedder):
     """The raw-encoder comparison must encode the same texts build_index does."""
+    from ncpi_qa.index.store import build_index
     from ncpi_qa.settings import Settings
-    from ncpi_qa.store import build_index
 
     write_corpus(tmp_path / "c", 30, POOL, ROOT / "corpus", seed=1)
     settings = Settings(corpus_dir=tmp_path / "c", store_dir=tmp_path / "s")
@@ -128,7 +127,7 @@ def test_pool_embedder_means_the_model_vectors_of_a_texts_sentences(fake_embedde
 
 
 def test_dev_supports_are_located_and_hits_need_overlap():
-    from ncpi_qa.documents import load_document
+    from ncpi_qa.ingest.documents import load_document
 
     doc = load_document(ROOT / "corpus" / "ncpi-2019-commissioner-page.md")
     docs = [(doc.doc_id, doc.source, doc.text)]
@@ -149,7 +148,7 @@ def test_dev_supports_are_located_and_hits_need_overlap():
 def test_bench_cli_with_synthetic_vectors(monkeypatch, capsys):
     """`ncpi-qa bench --quick --json` end to end on a small corpus with the synthetic embedder
     (no model, no peer, no cold start): the JSON has the documented keys."""
-    from ncpi_qa import bench
+    import bench
 
     monkeypatch.setenv("NCPI_QA_BENCH_FAKE", "1")
     monkeypatch.setenv("NCPI_QA_BENCH_SIZES", "200")

@@ -43,7 +43,7 @@ def _is_local(url: str) -> bool:
 
 @pytest.fixture
 def server(shipped_qa):
-    from ncpi_qa import ui
+    from ncpi_qa.apps import ui
 
     demo = ui.create_app(shipped_qa)
     port = _free_port()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ncpi_qa.chunking import chunk_document
-from ncpi_qa.documents import Document, load_document
-from ncpi_qa.text import find_normalized, normalize, sentence_spans
+from ncpi_qa.ingest.chunking import chunk_document
+from ncpi_qa.ingest.documents import Document, load_document
+from ncpi_qa.ingest.text import find_normalized, normalize, sentence_spans
 
 from .conftest import FIXTURES, SHIPPED_CORPUS
 

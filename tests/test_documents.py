@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ncpi_qa.documents import LoadError, assign_ids, corpus_files, load_document
+from ncpi_qa.ingest.documents import LoadError, assign_ids, corpus_files, load_document
 
 from .conftest import FIXTURES, SHIPPED_CORPUS
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from ncpi_qa.answering import ABSTAIN_PHRASE
 from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError
+from ncpi_qa.qa.answer import ABSTAIN_PHRASE
 
 from .conftest import FIXTURES, SHIPPED_CORPUS
 
@@ -96,7 +96,7 @@ def run_cli(*args, env_extra=None, tmp_path=None):
     env = dict(os.environ)
     env.update(env_extra or {})
     return subprocess.run(
-        [sys.executable, "-m", "ncpi_qa.cli", *args],
+        [sys.executable, "-m", "ncpi_qa.apps.cli", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ncpi_qa.embedding import (
+from ncpi_qa.errors import ModelNotAvailableError
+from ncpi_qa.index.embedding import (
     BUNDLED,
     LeanMiniLMEmbedder,
     _is_bert_folder,
     get_query_embedder,
     model_path,
 )
-from ncpi_qa.errors import ModelNotAvailableError
 
 TEXTS = [
     "How many inspections does the 2019 report draw on?",

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from ncpi_qa.errors import DatasetError
-from ncpi_qa.evaluation import (
+from ncpi_qa.evals.run import (
     GATE,
     Row,
     answer_correct,
@@ -422,7 +422,7 @@ def test_dataset_parses_optional_fields(tmp_path):
 
 
 def _load_corpus(folder: Path) -> dict:
-    from ncpi_qa.documents import assign_ids, corpus_files, load_document
+    from ncpi_qa.ingest.documents import assign_ids, corpus_files, load_document
 
     files = corpus_files(folder)
     ids = assign_ids(files, folder)
@@ -439,7 +439,7 @@ def _load_corpus(folder: Path) -> dict:
 def test_shipped_datasets_are_consistent(dataset, corpus):
     """Each support is verbatim in exactly one document, holds the gold answers, and a
     'page' is the page the support starts on."""
-    from ncpi_qa.text import normalize
+    from ncpi_qa.ingest.text import normalize
 
     rows = load_dataset(ROOT / dataset)
     docs = _load_corpus(ROOT / corpus)
@@ -476,11 +476,11 @@ def _check_report(path: Path) -> str:
 
 def test_evaluate_and_report_with_fake_embedder(tmp_path, fixture_corpus, fake_embedder):
     """The whole harness on a real index built with the hashing embedder (no model)."""
-    from ncpi_qa.eval_report import format_table, write_report
-    from ncpi_qa.evaluation import evaluate
-    from ncpi_qa.pipeline import QA
+    from ncpi_qa.evals.report import format_table, write_report
+    from ncpi_qa.evals.run import evaluate
+    from ncpi_qa.index.store import build_index
+    from ncpi_qa.qa.pipeline import QA
     from ncpi_qa.settings import Settings
-    from ncpi_qa.store import build_index
 
     settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
     build_index(settings, embedder=fake_embedder, log=lambda m: None)
@@ -510,11 +510,11 @@ def test_evaluate_and_report_with_fake_embedder(tmp_path, fixture_corpus, fake_e
 def test_main_builds_missing_index_prints_only_json_and_gates(
     tmp_path, fixture_corpus, fake_embedder, monkeypatch, capsys
 ):
-    import ncpi_qa.embedding
-    from ncpi_qa.evaluation import main
+    import ncpi_qa.index.embedding
+    from ncpi_qa.evals.run import main
     from ncpi_qa.settings import Settings
 
-    monkeypatch.setattr(ncpi_qa.embedding, "get_embedder", lambda *a, **k: fake_embedder)
+    monkeypatch.setattr(ncpi_qa.index.embedding, "get_embedder", lambda *a, **k: fake_embedder)
     settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
     args = SimpleNamespace(
         dataset=ROOT / "evals" / "fixtures.jsonl",
@@ -535,8 +535,8 @@ def test_main_builds_missing_index_prints_only_json_and_gates(
 
 @pytest.mark.slow
 def test_fixture_eval_with_real_model(fixture_qa, tmp_path):
-    from ncpi_qa.eval_report import write_report
-    from ncpi_qa.evaluation import evaluate
+    from ncpi_qa.evals.report import write_report
+    from ncpi_qa.evals.run import evaluate
 
     rows = load_dataset(ROOT / "evals" / "fixtures.jsonl")
     r = evaluate(fixture_qa, rows, log=lambda m: None)
@@ -569,7 +569,7 @@ def test_cli_eval_json_prints_one_object(tmp_path):
         NCPI_QA_STORE_DIR=str(tmp_path / "store"),
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "ncpi_qa.cli", "eval", "--dataset", str(dataset), "--json"],
+        [sys.executable, "-m", "ncpi_qa.apps.cli", "eval", "--dataset", str(dataset), "--json"],
         capture_output=True,
         text=True,
         env=env,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ncpi_qa.retrieval import Retriever, rrf
+from ncpi_qa.index.store import Store, build_index
+from ncpi_qa.qa.retrieve import Retriever, rrf
 from ncpi_qa.settings import Settings
-from ncpi_qa.store import Store, build_index
 
 
 def test_rrf_sums_reciprocal_ranks():

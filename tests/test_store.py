@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ncpi_qa.errors import CorpusNotFoundError, EmptyCorpusError, NoIndexError
+from ncpi_qa.index.store import Store, build_index, current_generation, read_manifest
 from ncpi_qa.settings import Settings
-from ncpi_qa.store import Store, build_index, current_generation, read_manifest
 
 from .conftest import FIXTURES
 
@@ -90,7 +90,7 @@ def test_crash_mid_build_leaves_previous_index_loadable(settings, fake_embedder,
     def boom(*a, **k):
         raise exc
 
-    monkeypatch.setattr("ncpi_qa.retrieval.build_bm25", boom)  # after FAISS, before the switch
+    monkeypatch.setattr("ncpi_qa.qa.retrieve.build_bm25", boom)  # after FAISS, before the switch
     with pytest.raises(type(exc)):
         build_index(settings, embedder=fake_embedder, log=quiet)
     again = Store.load(settings.store_dir)

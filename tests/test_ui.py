@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ncpi_qa import ui
+from ncpi_qa.apps import ui
 
 Q64 = "How many inspections does the 2019 report draw on?"
 

@@ -19,7 +19,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402  (the env vars above must be set before gradio loads)
 
-from .errors import NcpiError  # noqa: E402
+from ncpi_qa.errors import NcpiError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +281,8 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, **k
 
 def launch(settings, host: str | None = None, port: int | None = None, **kwargs):
     """Build (or update) the index, load the QA pipeline, and serve the chat app."""
-    from .pipeline import QA
-    from .store import build_index
+    from ncpi_qa.index.store import build_index
+    from ncpi_qa.qa.pipeline import QA
 
     build_index(settings)  # a quick no-op when the index is up to date
     qa = QA(settings)

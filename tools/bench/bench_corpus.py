@@ -99,8 +99,8 @@ def sentence_pool(
 
 def topical_sentences(corpus_dir: Path) -> list[str]:
     """Sentences of the shipped corpus (loaded and split as the index would)."""
-    from .documents import LoadError, corpus_files, load_document
-    from .text import sentence_spans
+    from ncpi_qa.ingest.documents import LoadError, corpus_files, load_document
+    from ncpi_qa.ingest.text import sentence_spans
 
     out = []
     for path in corpus_files(corpus_dir) if corpus_dir.is_dir() else []:
@@ -384,8 +384,8 @@ class TimedEmbedder:
 
 def corpus_texts(settings) -> tuple[list[str], list[str]]:
     """Exactly the texts build_index embeds: each chunk's embed text, and its sentences."""
-    from .chunking import chunk_document
-    from .documents import corpus_files, load_document
+    from ncpi_qa.ingest.chunking import chunk_document
+    from ncpi_qa.ingest.documents import corpus_files, load_document
 
     chunk_texts, sent_texts = [], []
     for path in corpus_files(settings.corpus_dir):
@@ -401,7 +401,7 @@ def count_tokens(texts: list[str], sample: int = 20_000) -> tuple[int, bool]:
     above ``sample`` texts. Returns (tokens, estimated)."""
     from tokenizers import Tokenizer
 
-    from .embedding import BUNDLED, model_path
+    from ncpi_qa.index.embedding import BUNDLED, model_path
 
     tok = Tokenizer.from_file(str(model_path(BUNDLED) / "tokenizer.json"))
     tok.enable_truncation(256)
@@ -445,7 +445,7 @@ def dev_rows(root: Path) -> list[dict]:
 def locate(docs, support: str, sources: set[str]) -> tuple[str, int, int] | None:
     """(doc id, start, end) of a dev row's support quote in a shipped document, given
     ``docs`` as (doc_id, source, text) triples."""
-    from .text import find_normalized
+    from ncpi_qa.ingest.text import find_normalized
 
     for doc_id, source, text in docs:
         if source in sources:

@@ -49,8 +49,9 @@ def fake() -> bool:
 
 def _embedder(p: dict):
     """The real model (small sizes), the pool-mean stand-in (large), or, faked, the hash one."""
-    from .bench_corpus import HashProjectionEmbedder, PoolEmbedder
-    from .embedding import get_embedder
+    from bench_corpus import HashProjectionEmbedder, PoolEmbedder
+
+    from ncpi_qa.index.embedding import get_embedder
 
     if p["vectors"] == "pool":
         texts = json.loads(Path(p["pool"]).read_text())
@@ -60,8 +61,9 @@ def _embedder(p: dict):
 
 def phase_pool(p: dict) -> dict:
     """Embed every pool sentence (and splice) once with the real model, for PoolEmbedder."""
-    from .bench_corpus import Meter, rate
-    from .embedding import get_embedder
+    from bench_corpus import Meter, rate
+
+    from ncpi_qa.index.embedding import get_embedder
 
     texts, model = json.loads(Path(p["pool"]).read_text()), get_embedder()
     with Meter() as m:
@@ -77,10 +79,11 @@ def phase_build(p: dict) -> dict:
     bracket the build, against machine noise), chunk-only raw encode, one file changed."""
     import gc
 
-    from .bench_corpus import Meter, TimedEmbedder, corpus_texts, count_tokens, rate
-    from .bench_corpus import touch_one_file as touch
-    from .settings import Settings
-    from .store import build_index
+    from bench_corpus import Meter, TimedEmbedder, corpus_texts, count_tokens, rate
+    from bench_corpus import touch_one_file as touch
+
+    from ncpi_qa.index.store import build_index
+    from ncpi_qa.settings import Settings
 
     inner, settings = _embedder(p), Settings(corpus_dir=p["corpus"], store_dir=p["store"])
     frac = p.get("raw_fraction") or 1.0  # quick: raw encoder timed on samples, scaled up
@@ -141,10 +144,11 @@ def phase_build(p: dict) -> dict:
 def phase_serve(p: dict) -> dict:
     """Load the store, ask every question (after 5 warm-up asks), score dev hit@5, and
     measure HNSW recall when the index is HNSW."""
-    from .bench_corpus import Meter, _status_mb, locate, overlaps, summarize
-    from .pipeline import QA
-    from .settings import Settings
-    from .store import Store
+    from bench_corpus import Meter, _status_mb, locate, overlaps, summarize
+
+    from ncpi_qa.index.store import Store
+    from ncpi_qa.qa.pipeline import QA
+    from ncpi_qa.settings import Settings
 
     with Meter() as m_load:
         store = Store.load(Path(p["store"]))
@@ -198,7 +202,7 @@ def hnsw_recall(store, qv: np.ndarray) -> dict:
     index, out = store.faiss_index, {"probe": not hasattr(store.faiss_index, "hnsw")}
     if out["probe"]:
         # The store is exact at this size; measure the HNSW index that larger stores get.
-        from .retrieval import HNSW_EF_SEARCH, build_faiss
+        from ncpi_qa.qa.retrieve import HNSW_EF_SEARCH, build_faiss
 
         tmp = store.path / "hnsw-probe.index"
         build_faiss(vecs, tmp, exact_max=0)
@@ -222,11 +226,11 @@ def phase_peer(p: dict) -> dict:
     """llama-index on defaults over our chunks: TextNodes (text = our chunk's embed text),
     VectorStoreIndex, FaissVectorStore over IndexFlatL2 (as its docs show), top-5 retriever."""
     import faiss
+    from bench_corpus import Meter, _status_mb, locate, overlaps, rate, summarize
 
-    from .bench_corpus import Meter, _status_mb, locate, overlaps, rate, summarize
-    from .chunking import Chunk
-    from .embedding import BUNDLED, model_path
-    from .store import current_generation
+    from ncpi_qa.index.embedding import BUNDLED, model_path
+    from ncpi_qa.index.store import current_generation
+    from ncpi_qa.ingest.chunking import Chunk
 
     t0 = time.perf_counter()
     from llama_index.core import Settings as LISettings
@@ -316,7 +320,7 @@ def child_main(argv: list[str]) -> int:
 # ----------------------------------------------------------------------------- cold starts
 def _cli() -> list[str]:
     exe = Path(sys.executable).with_name("ncpi-qa")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ncpi_qa.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ncpi_qa.apps.cli"]
 
 
 def cold_start_ask(env: dict, question: str, runs: int) -> dict:
@@ -377,7 +381,7 @@ def cold_start_app(env: dict, question: str, timeout: float = 180) -> dict:
 
 # ----------------------------------------------------------------------------- orchestration
 def run(quick: bool) -> dict:
-    from .bench_corpus import (
+    from bench_corpus import (
         CorpusGenerator,
         dev_rows,
         machine,
@@ -385,7 +389,8 @@ def run(quick: bool) -> dict:
         sentence_pool,
         write_corpus,
     )
-    from .settings import project_root
+
+    from ncpi_qa.settings import project_root
 
     t_start, root, work = time.perf_counter(), project_root(), Path(tempfile.mkdtemp())
     env_sizes = os.environ.get("NCPI_QA_BENCH_SIZES")
@@ -633,7 +638,7 @@ def write_docs(r: dict, docs: Path) -> None:
 
 
 def main(args) -> int:
-    from .settings import project_root
+    from ncpi_qa.settings import project_root
 
     quick = bool(getattr(args, "quick", False))
     result = run(quick)

@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import NcpiError, UnknownDocumentError
+from ncpi_qa.errors import NcpiError, UnknownDocumentError
 
 
 def _settings(args):
-    from .settings import get_settings
+    from ncpi_qa.settings import get_settings
 
     return get_settings(
         corpus_dir=getattr(args, "corpus", None),
@@ -21,7 +21,7 @@ def _settings(args):
 
 
 def cmd_index(args) -> int:
-    from .store import build_index
+    from ncpi_qa.index.store import build_index
 
     s = _settings(args)
     report = build_index(s, rebuild=args.rebuild, progress=sys.stderr.isatty() or args.progress)
@@ -30,7 +30,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .pipeline import QA, validate_question
+    from ncpi_qa.qa.pipeline import QA, validate_question
 
     s = _settings(args)
     validate_question(args.question, s)  # fail fast, before loading the model
@@ -53,7 +53,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from .store import Store
+    from ncpi_qa.index.store import Store
 
     store = Store.load(_settings(args).store_dir)
     counts: dict[str, int] = {}
@@ -85,7 +85,7 @@ def cmd_docs(args) -> int:
 
 
 def cmd_doc(args) -> int:
-    from .store import Store
+    from ncpi_qa.index.store import Store
 
     store = Store.load(_settings(args).store_dir)
     doc = store.documents.get(args.doc_id)
@@ -110,20 +110,30 @@ def cmd_doc(args) -> int:
 
 
 def cmd_app(args) -> int:
-    from .ui import launch
+    from ncpi_qa.apps.ui import launch
 
     launch(_settings(args), host=args.host, port=args.port)
     return 0
 
 
 def cmd_eval(args) -> int:
-    from .evaluation import main as eval_main
+    from ncpi_qa.evals.run import main as eval_main
 
     return eval_main(args, _settings(args))
 
 
 def cmd_bench(args) -> int:
-    from .bench import main as bench_main
+    """The benchmark lives in tools/bench/ of the checkout, outside the runtime package."""
+    from ncpi_qa.settings import project_root
+
+    tools = project_root() / "tools" / "bench"
+    if not (tools / "bench.py").exists():
+        raise NcpiError(
+            f"The benchmark is not in this installation (looked for {tools}/bench.py): "
+            "run it from a checkout of the repository with `make bench`."
+        )
+    sys.path.insert(0, str(tools))
+    from bench import main as bench_main
 
     return bench_main(args)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .text import STOPWORDS, normalize
+from ncpi_qa.ingest.text import STOPWORDS, normalize
 
 _NUMBER_WORDS = {
     "one",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from .errors import EmptyQuestionError, QuestionTooLongError
-from .settings import Settings
+from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError
+from ncpi_qa.settings import Settings
 
 
 def validate_question(question: str | None, settings: Settings) -> str:
@@ -21,14 +21,14 @@ class QA:
     """Loads the index and the model once; ``ask`` answers one question."""
 
     def __init__(self, settings: Settings, store=None, embedder=None) -> None:
-        from .answering import ExtractiveAnswerer
-        from .retrieval import Retriever
-        from .store import Store
+        from ncpi_qa.index.store import Store
+        from ncpi_qa.qa.answer import ExtractiveAnswerer
+        from ncpi_qa.qa.retrieve import Retriever
 
         self.settings = settings
         self.store = store if store is not None else Store.load(settings.store_dir)
         if embedder is None:
-            from .embedding import get_query_embedder
+            from ncpi_qa.index.embedding import get_query_embedder
 
             embedder = get_query_embedder(
                 settings.embedding_model, settings.embed_batch_size, settings.lean_query_encoder

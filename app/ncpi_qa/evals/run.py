@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DatasetError, NcpiError
-from .text import find_normalized, normalize
+from ncpi_qa.errors import DatasetError, NcpiError
+from ncpi_qa.ingest.text import find_normalized, normalize
 
 # The CI gate (`ncpi-qa eval --gate`): each metric must be at least this.
 MIN_ANSWER_ACCURACY = 0.90
@@ -131,7 +131,7 @@ def load_dataset(path: Path) -> list[Row]:
 
 
 def default_dataset() -> Path:
-    from .settings import project_root
+    from ncpi_qa.settings import project_root
 
     return project_root() / "evals" / "dev.jsonl"
 
@@ -467,9 +467,9 @@ def gate_failures(result: dict) -> list[str]:
 
 def main(args, settings) -> int:
     """`ncpi-qa eval`: returns the exit code (1 when --gate fails)."""
-    from .embedding import get_embedder
-    from .pipeline import QA
-    from .store import build_index, current_generation
+    from ncpi_qa.index.embedding import get_embedder
+    from ncpi_qa.index.store import build_index, current_generation
+    from ncpi_qa.qa.pipeline import QA
 
     path = Path(args.dataset) if getattr(args, "dataset", None) else default_dataset()
     rows = load_dataset(path)  # fail fast, before loading the model
@@ -483,13 +483,13 @@ def main(args, settings) -> int:
         result = evaluate(qa, rows, k=getattr(args, "k", None))
         result["dataset"] = str(path)
         if getattr(args, "report", None):
-            from .eval_report import write_report
+            from ncpi_qa.evals.report import write_report
 
             _log(f"Report written to {write_report(result, Path(args.report))}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        from .eval_report import format_table
+        from ncpi_qa.evals.report import format_table
 
         print(format_table(result))
     if not getattr(args, "gate", False):

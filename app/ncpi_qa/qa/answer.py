@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .questions import (
+from ncpi_qa.ingest.text import normalize
+from ncpi_qa.qa.question import (
     _ANAPHOR,
     _is_list_item,
     _year_conflict,
@@ -24,7 +25,6 @@ from .questions import (
     lead_fact,
     question_type,
 )
-from .text import normalize
 
 # Question types whose extra quotes must hold the asked-for kind of fact too.
 _TYPED = frozenset({"number", "date", "duration", "frequency", "money"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .documents import Heading, LoadError, TextBuilder, _clean_inline
+from ncpi_qa.ingest.documents import Heading, LoadError, TextBuilder, _clean_inline
 
 
 def _decode(data: bytes, path: Path) -> str:

@@ -126,7 +126,7 @@ def file_sha256(data: bytes) -> str:
 
 def load_document(path: Path, doc_id: str | None = None, data: bytes | None = None) -> Document:
     """Load one file; raises LoadError with the reason if it cannot be used."""
-    from .loaders import LOADERS
+    from ncpi_qa.ingest.loaders import LOADERS
 
     suffix = path.suffix.lower()
     if suffix not in LOADERS:

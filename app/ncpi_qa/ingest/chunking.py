@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from .documents import Document
-from .text import sentence_spans
+from ncpi_qa.ingest.documents import Document
+from ncpi_qa.ingest.text import sentence_spans
 
 CHUNKER_VERSION = 3
 

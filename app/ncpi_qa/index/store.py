@@ -24,10 +24,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import CHUNKER_VERSION, Chunk, chunk_document
-from .documents import Document, LoadError, assign_ids, corpus_files, file_sha256, load_document
-from .errors import CorpusNotFoundError, EmptyCorpusError, IndexIncompatibleError, NoIndexError
-from .settings import Settings
+from ncpi_qa.errors import (
+    CorpusNotFoundError,
+    EmptyCorpusError,
+    IndexIncompatibleError,
+    NoIndexError,
+)
+from ncpi_qa.ingest.chunking import CHUNKER_VERSION, Chunk, chunk_document
+from ncpi_qa.ingest.documents import (
+    Document,
+    LoadError,
+    assign_ids,
+    corpus_files,
+    file_sha256,
+    load_document,
+)
+from ncpi_qa.settings import Settings
 
 FORMAT_VERSION = 1
 
@@ -121,7 +133,7 @@ def build_index(
     settings: Settings, embedder=None, rebuild: bool = False, progress: bool = False, log=None
 ) -> BuildReport:
     """Index settings.corpus_dir into settings.store_dir. ``embedder`` is made lazily if needed."""
-    from .embedding import BUNDLED
+    from ncpi_qa.index.embedding import BUNDLED
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     t0 = time.perf_counter()
@@ -184,7 +196,7 @@ def build_index(
 
     if pending:
         if embedder is None:
-            from .embedding import get_embedder
+            from ncpi_qa.index.embedding import get_embedder
 
             embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
         texts, bounds = [], []
@@ -254,7 +266,7 @@ def build_index(
 
 
 def _write_generation(store_dir, docs, chunks, chunk_matrix, sent_matrix, manifest, settings):
-    from .retrieval import build_bm25, build_faiss
+    from ncpi_qa.qa.retrieve import build_bm25, build_faiss
 
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
     tmp = store_dir / f".tmp-gen-{stamp}"
@@ -305,7 +317,7 @@ class Store:
     def load(cls, store_dir: Path) -> Store:
         import faiss
 
-        from .retrieval import load_bm25
+        from ncpi_qa.qa.retrieve import load_bm25
 
         gen = current_generation(store_dir)
         if gen is None:
