@@ -66,7 +66,7 @@ def test_chat_in_real_browser(server, shipped_qa, artifacts):
     except ImportError:
         pytest.fail("playwright is not installed: run make install-test", pytrace=False)
 
-    expected = shipped_qa.ask(QUESTION)
+    expected = shipped_qa.ask(QUESTION).to_dict()
     assert not expected["abstained"]
     by_n = {c["n"]: c for c in expected["citations"]}
     n64 = next((c["n"] for c in expected["citations"] if "all 64 inspections" in c["quote"]), None)

@@ -26,7 +26,7 @@ def check_citations(qa, result):
 
 
 def test_inspections_count_is_64_and_cites_the_sentence(shipped_qa):
-    r = shipped_qa.ask("How many inspections does the 2019 report draw on?")
+    r = shipped_qa.ask("How many inspections does the 2019 report draw on?").to_dict()
     assert not r["abstained"]
     assert "64" in r["answer"]
     assert r["answer"].startswith("64")
@@ -50,7 +50,7 @@ def test_inspections_count_is_64_and_cites_the_sentence(shipped_qa):
     ],
 )
 def test_facts_on_the_seed_page(shipped_qa, question, expect):
-    r = shipped_qa.ask(question)
+    r = shipped_qa.ask(question).to_dict()
     assert not r["abstained"], r["answer"]
     assert expect in r["answer"]
     check_citations(shipped_qa, r)
@@ -65,7 +65,7 @@ def test_facts_on_the_seed_page(shipped_qa, question, expect):
     ],
 )
 def test_unanswerable_questions_abstain(shipped_qa, question):
-    r = shipped_qa.ask(question)
+    r = shipped_qa.ask(question).to_dict()
     assert r["abstained"], r["answer"]
     assert r["citations"] == []
     assert r["answer"].startswith(ABSTAIN_PHRASE)
@@ -80,13 +80,15 @@ def test_bad_questions_raise_user_errors(shipped_qa):
 
 
 def test_pdf_citation_carries_its_page(fixture_qa):
-    r = fixture_qa.ask("How many recommendations did inspectors make to Riverside Constabulary?")
+    r = fixture_qa.ask(
+        "How many recommendations did inspectors make to Riverside Constabulary?"
+    ).to_dict()
     assert not r["abstained"]
     c = r["citations"][0]
     assert c["doc_id"] == "riverside-inspection" and c["page"] == 3
     assert "7 recommendations" in c["quote"]
     check_citations(fixture_qa, r)
-    r = fixture_qa.ask("How much money does the Lakeside response commit to the hub?")
+    r = fixture_qa.ask("How much money does the Lakeside response commit to the hub?").to_dict()
     assert r["citations"][0]["doc_id"] == "lakeside-response"
     assert r["citations"][0]["page"] is None
     assert "£250,000" in r["answer"]

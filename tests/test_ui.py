@@ -27,7 +27,7 @@ def test_answer_cites_and_marks_the_exact_quote(shipped_qa):
     assert [m["role"] for m in history] == ["user", "assistant"]
     answer = _assistant(history)
     assert "64" in answer
-    result = shipped_qa.ask(Q64)
+    result = shipped_qa.ask(Q64).to_dict()
     assert not result["abstained"] and result["citations"]
     for c in result["citations"]:
         doc = shipped_qa.store.documents[c["doc_id"]]
@@ -97,7 +97,7 @@ def test_unexpected_failure_is_a_chat_message():
 @pytest.mark.slow
 def test_abstention_is_labelled(shipped_qa):
     question = "What is the capital of Australia?"
-    result = shipped_qa.ask(question)
+    result = shipped_qa.ask(question).to_dict()
     assert result["abstained"], result["answer"]
     history, cites_html, sources_html = ui.respond(shipped_qa, question, [])
     assert "not an answer" in _assistant(history)
@@ -166,7 +166,8 @@ def test_hostile_document_text_is_escaped():
 
 def test_hostile_chat_history_via_respond():
     result, docs, _ = _hostile_result()
-    qa = SimpleNamespace(ask=lambda q: result, store=SimpleNamespace(documents=docs))
+    answer = SimpleNamespace(to_dict=lambda: result)
+    qa = SimpleNamespace(ask=lambda q: answer, store=SimpleNamespace(documents=docs))
     history, cites_html, _ = ui.respond(qa, "<script>q</script>", [])
     assert all("<script" not in m["content"] for m in history)
     assert "<mark>" in cites_html

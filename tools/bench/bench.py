@@ -160,7 +160,7 @@ def phase_serve(p: dict) -> dict:
     with Meter() as m_ask:
         for q in p["questions"]:
             t = time.perf_counter()
-            r = qa.ask(q)
+            r = qa.ask(q).to_dict()
             stages["wall"].append((time.perf_counter() - t) * 1000)
             for key in ("retrieve", "answer", "total"):
                 stages[key].append(r["timings_ms"][key])
@@ -301,7 +301,7 @@ def run_child(phase: str, params: dict, work: Path, timeout: float = 3600) -> di
     pfile.write_text(json.dumps({**params, "out": str(ofile)}))
     t = time.perf_counter()
     with open(lfile, "w") as lf:
-        cmd = [sys.executable, "-m", "ncpi_qa.bench", phase, str(pfile)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), phase, str(pfile)]
         proc = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT, env=_env(),
                               timeout=timeout)  # fmt: skip
     if proc.returncode or not ofile.exists():

@@ -34,7 +34,7 @@ def cmd_ask(args) -> int:
 
     s = _settings(args)
     validate_question(args.question, s)  # fail fast, before loading the model
-    result = QA(s).ask(args.question, k=args.k)
+    result = QA(s).ask(args.question, k=args.k).to_dict()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

@@ -195,7 +195,7 @@ def respond(qa, message: str | None, history: list | None):
     if question:
         history.append({"role": "user", "content": _md_text(question)})
     try:
-        result = qa.ask(message or "")
+        result = qa.ask(message or "").to_dict()
     except NcpiError as e:
         history.append({"role": "assistant", "content": f"⚠️ {_md_text(str(e))}"})
         return history, render_citations(None, None), render_sources(None)

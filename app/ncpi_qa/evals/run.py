@@ -397,7 +397,7 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
     t0 = time.perf_counter()
     for i, row in enumerate(rows, start=1):
         try:
-            r = qa.ask(row.question, k=k_ans)
+            r = qa.ask(row.question, k=k_ans).to_dict()
         except NcpiError as e:  # e.g. a question over max_question_chars
             raise NcpiError(
                 f"Question '{row.id}' (dataset line {row.line}) cannot be asked: {e}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError
+from ncpi_qa.schema import Answer, Citation, Passage
 from ncpi_qa.settings import Settings
 
 
@@ -39,7 +40,7 @@ class QA:
             self.store, settings.abstain_threshold, settings.max_answer_sentences, embedder=embedder
         )
 
-    def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> dict:
+    def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
         q = validate_question(question, self.settings)
         k = k or self.settings.top_k
         t0 = time.perf_counter()
@@ -53,31 +54,34 @@ class QA:
         for h, sim in zip(hits, chunk_sims, strict=True):
             c = self.store.chunks[h.index]
             passages.append(
-                {
-                    "doc_id": c.doc_id,
-                    "chunk_id": c.chunk_id,
-                    "title": c.title,
-                    "section": c.section,
-                    "page": c.page,
-                    "start": c.start,
-                    "end": c.end,
-                    "text": c.text,
-                    "score": round(h.score, 6),
-                    "similarity": round(float(sim), 4),
-                    "bm25": None if h.bm25 is None else round(h.bm25, 4),
-                    "dense_rank": h.dense_rank,
-                    "bm25_rank": h.bm25_rank,
-                }
+                Passage(
+                    chunk_index=h.index,
+                    chunk_id=c.chunk_id,
+                    doc_id=c.doc_id,
+                    title=c.title,
+                    section=c.section,
+                    page=c.page,
+                    start=c.start,
+                    end=c.end,
+                    text=c.text,
+                    score=h.score,
+                    dense=float(sim),
+                    bm25=h.bm25,
+                    dense_rank=h.dense_rank,
+                    bm25_rank=h.bm25_rank,
+                )
             )
-        return {
-            "question": q,
-            "answer": result["answer"],
-            "abstained": result["abstained"],
-            "citations": result["citations"],
-            "passages": passages,
-            "timings_ms": {
+        return Answer(
+            question=q,
+            text=result["answer"],
+            abstained=result["abstained"],
+            citations=[Citation(**c) for c in result["citations"]],
+            passages=passages,
+            best_score=result.get("best_score"),
+            threshold=self.answerer.threshold,
+            timings_ms={
                 "retrieve": round((t1 - t0) * 1000, 2),
                 "answer": round((t2 - t1) * 1000, 2),
                 "total": round((t2 - t0) * 1000, 2),
             },
-        }
+        )

@@ -1,0 +1,118 @@
+"""The answer path's typed results, shared by the CLI, the chat app, the evals and llama-index.
+
+question -> Profile (qa.question) -> Passages (qa.retrieve) -> Candidates (qa.answer.score)
+-> Answer (qa.answer.decide) -> rendered by apps/cli.py, apps/ui.py and evals/run.py.
+A Citation's ``label`` is the one place a citation is formatted for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+ABSTAIN_PHRASE = "The documents don't answer this."
+
+
+def citation_label(title: str, section: str = "", page: int | None = None) -> str:
+    """What a person reads for a source: "PCC web page · Background · p. 2"."""
+    parts = [title or "Untitled document"]
+    if section and section != title:
+        parts.append(section)
+    if page is not None:
+        parts.append(f"p. {page}")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted sentence: ``quote == document text[start:end]`` exactly."""
+
+    n: int
+    doc_id: str
+    title: str
+    section: str
+    page: int | None
+    quote: str
+    start: int
+    end: int
+    score: float
+    chunk_id: str
+
+    @property
+    def label(self) -> str:
+        return citation_label(self.title, self.section, self.page)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with the scores that ranked it."""
+
+    chunk_index: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    page: int | None
+    start: int
+    end: int
+    text: str
+    score: float  # the fused score (or the single mode's)
+    dense: float | None = None  # cosine similarity to the question
+    bm25: float | None = None
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    @property
+    def label(self) -> str:
+        return citation_label(self.title, self.section, self.page)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("chunk_index")
+        d["score"] = round(self.score, 6)
+        d["similarity"] = None if self.dense is None else round(self.dense, 4)
+        d["bm25"] = None if self.bm25 is None else round(self.bm25, 4)
+        d["label"] = self.label
+        return d
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage, scored as the answer: ``score`` is the fitted
+    probability that it holds the answer."""
+
+    chunk_index: int
+    sentence_index: int  # position within its chunk
+    start: int
+    end: int
+    score: float
+    dense: float = 0.0
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)  # best first
+    best_score: float | None = None
+    threshold: float | None = None
+    resolved_question: str | None = None  # the follow-up as searched, when it was rewritten
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "resolved_question": self.resolved_question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "best_score": None if self.best_score is None else round(self.best_score, 4),
+            "threshold": self.threshold,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": self.timings_ms,
+        }
