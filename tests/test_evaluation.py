@@ -13,15 +13,14 @@ from types import SimpleNamespace
 import pytest
 
 from ncpi_qa.errors import DatasetError
-from ncpi_qa.evals.run import (
+from ncpi_qa.evals.dataset import Row, load_dataset
+from ncpi_qa.evals.metrics import (
     GATE,
-    Row,
     answer_correct,
     citation_supports,
     citation_valid,
     first_relevant_rank,
     gate_failures,
-    load_dataset,
     locate_support,
     percentile,
     retrieval_metrics,

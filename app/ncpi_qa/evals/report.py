@@ -9,7 +9,7 @@ import io
 import time
 from pathlib import Path
 
-from ncpi_qa.evals.run import GATE, HIT_KS, MODES
+from ncpi_qa.evals.metrics import GATE, HIT_KS, MODES
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;

@@ -1,0 +1,279 @@
+"""Scoring (pure): answers, abstention, citations, retrieval ranks and latency percentiles from
+one record per question. Metric definitions are in evals/README.md."""
+
+from __future__ import annotations
+
+import math
+
+from ncpi_qa.evals.dataset import Row
+from ncpi_qa.ingest.text import find_normalized, normalize
+
+# The CI gate (`ncpi-qa eval --gate`): each metric must be at least this.
+MIN_ANSWER_ACCURACY = 0.90
+MIN_ABSTENTION_ACCURACY = 0.90
+MIN_CITATION_VALIDITY = 1.0
+MIN_CITATION_RECALL = 0.90
+GATE = {
+    "answer_accuracy": MIN_ANSWER_ACCURACY,
+    "abstention_accuracy": MIN_ABSTENTION_ACCURACY,
+    "citation_validity": MIN_CITATION_VALIDITY,
+    "citation_recall": MIN_CITATION_RECALL,
+}
+MODES = ("bm25", "dense", "hybrid")
+HIT_KS = (1, 3, 5)
+MAX_SWEEP_POINTS = 60
+
+
+def answer_correct(answer: str, answers: list[str], all_of: list[str] = ()) -> bool:
+    """Normalized answer contains any of ``answers`` and every one of ``all_of``."""
+    a = normalize(answer or "")
+    return any(normalize(x) in a for x in answers) and all(normalize(x) in a for x in all_of)
+
+
+def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Half-open spans [a0, a1) and [b0, b1) share at least one character."""
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def citation_valid(c: dict, documents) -> bool:
+    """The quote is exactly documents[doc_id].text[start:end] (and that span is non-empty)."""
+    doc = documents.get(c.get("doc_id"))
+    s, e = c.get("start"), c.get("end")
+    if doc is None or not isinstance(s, int) or not isinstance(e, int):
+        return False
+    return 0 <= s < e <= len(doc.text) and doc.text[s:e] == c.get("quote")
+
+
+def locate_support(support: str | None, documents) -> list[tuple[str, int, int]]:
+    """(doc_id, start, end) of the support quote in every document that holds it."""
+    if not support:
+        return []
+    target = normalize(support)
+    spans = []
+    for doc_id, doc in documents.items():
+        if target in normalize(doc.text):  # cheap filter before the offset-exact search
+            span = find_normalized(doc.text, support)
+            if span:
+                spans.append((doc_id, span[0], span[1]))
+    return spans
+
+
+def citation_supports(c: dict, spans, chunks_by_id: dict) -> bool:
+    """The cited span overlaps the support, or the cited chunk overlaps it (same document)."""
+    cs, ce = c.get("start", -1), c.get("end", -1)
+    chunk = chunks_by_id.get(c.get("chunk_id"))
+    for doc_id, s, e in spans:
+        if c.get("doc_id") == doc_id and overlaps((cs, ce), (s, e)):
+            return True
+        if (
+            chunk is not None
+            and chunk.doc_id == doc_id
+            and overlaps((chunk.start, chunk.end), (s, e))
+        ):
+            return True
+    return False
+
+
+def first_relevant_rank(chunk_indices: list[int], chunks, spans) -> int | None:
+    """1-based rank of the first retrieved chunk whose [start, end) overlaps the support."""
+    for rank, i in enumerate(chunk_indices, start=1):
+        c = chunks[i]
+        if any(c.doc_id == d and overlaps((c.start, c.end), (s, e)) for d, s, e in spans):
+            return rank
+    return None
+
+
+def retrieval_metrics(ranks: list[int | None]) -> dict:
+    n = len(ranks)
+    out = {f"hit@{k}": _ratio(sum(r is not None and r <= k for r in ranks), n) for k in HIT_KS}
+    out["mrr"] = _ratio(sum(1.0 / r for r in ranks if r), n)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default), q in 0..100."""
+    if not values:
+        return None
+    v = sorted(values)
+    pos = (len(v) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return round(v[lo] + (v[hi] - v[lo]) * (pos - lo), 2)
+
+
+def _ratio(num: float, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _expected(row: Row) -> str:
+    if row.unanswerable:
+        return "(abstain, no citations)"
+    text = "any of: " + " | ".join(row.answers)
+    return text + (f"; all of: {' | '.join(row.all_of)}" if row.all_of else "")
+
+
+def score_records(rows: list[Row], records: list[dict], documents, chunks) -> dict:
+    """Metrics from one record per row: {answer, abstained, citations, latency_ms, best_score,
+    retrieved: {mode: [chunk index, ...]}}. ``documents`` maps doc_id -> object with .text;
+    ``chunks`` is the store's chunk list (objects with chunk_id, doc_id, start, end)."""
+    chunks_by_id = {c.chunk_id: c for c in chunks}
+    n_ans = n_correct = n_false_abst = n_unans = n_abst_ok = 0
+    n_cites = n_valid = n_prec_cites = n_supporting = 0
+    n_recall_rows = n_recalled = n_page_cites = n_page_ok = 0
+    ranks: dict[str, list[int | None]] = {m: [] for m in MODES}
+    failures, per_question, not_found = [], [], []
+    for row, rec in zip(rows, records, strict=True):
+        cites = rec.get("citations") or []
+        abstained = bool(rec.get("abstained"))
+        spans = locate_support(row.support, documents)
+        if row.support and not spans:
+            not_found.append(row.id)
+        valid = [citation_valid(c, documents) for c in cites]
+        supports = [citation_supports(c, spans, chunks_by_id) for c in cites]
+        n_cites += len(cites)
+        n_valid += sum(valid)
+        kinds, correct = [], None
+        if row.unanswerable:
+            n_unans += 1
+            correct = abstained and not cites
+            n_abst_ok += correct
+            if not correct:
+                kinds.append("should_abstain")
+        else:
+            n_ans += 1
+            correct = not abstained and answer_correct(
+                rec.get("answer", ""), row.answers, row.all_of
+            )
+            n_correct += correct
+            n_false_abst += abstained
+            if abstained:
+                kinds.append("false_abstention")
+            elif not correct:
+                kinds.append("wrong_answer")
+            if row.support:
+                n_recall_rows += 1
+                n_recalled += any(supports)
+                n_prec_cites += len(cites)
+                n_supporting += sum(supports)
+                if cites and not all(supports):
+                    kinds.append("unsupported_citation")
+                for m in MODES:
+                    if m in (rec.get("retrieved") or {}):
+                        ranks[m].append(first_relevant_rank(rec["retrieved"][m], chunks, spans))
+            if row.page is not None:
+                for c, ok in zip(cites, supports, strict=True):
+                    if ok:
+                        n_page_cites += 1
+                        n_page_ok += c.get("page") == row.page
+        if not all(valid):
+            kinds.append("invalid_citation")
+        compact = [
+            {
+                "n": c.get("n"),
+                "doc_id": c.get("doc_id"),
+                "page": c.get("page"),
+                "start": c.get("start"),
+                "end": c.get("end"),
+                "chunk_id": c.get("chunk_id"),
+                "quote": c.get("quote"),
+                "valid": v,
+                "supports": s,
+            }
+            for c, v, s in zip(cites, valid, supports, strict=True)
+        ]
+        for kind in kinds:
+            expected = {
+                "unsupported_citation": f"support: {row.support}",
+                "invalid_citation": "each quote == document text[start:end]",
+            }.get(kind, _expected(row))
+            failures.append(
+                {
+                    "id": row.id,
+                    "question": row.question,
+                    "kind": kind,
+                    "expected": expected,
+                    "got": rec.get("answer", ""),
+                    "citations": compact,
+                }
+            )
+        per_question.append(
+            {
+                "id": row.id,
+                "unanswerable": row.unanswerable,
+                "abstained": abstained,
+                "correct": bool(correct),
+                "best_score": rec.get("best_score"),
+                "latency_ms": rec.get("latency_ms"),
+                "n_citations": len(cites),
+                "ranks": {
+                    m: first_relevant_rank(rec["retrieved"][m], chunks, spans)
+                    for m in (rec.get("retrieved") or {})
+                }
+                if row.support
+                else {},
+            }
+        )
+    latencies = [r["latency_ms"] for r in records if r.get("latency_ms") is not None]
+    result = {
+        "n": len(rows),
+        "n_answerable": n_ans,
+        "n_unanswerable": n_unans,
+        "answer_accuracy": _ratio(n_correct, n_ans),
+        "false_abstention_rate": _ratio(n_false_abst, n_ans),
+        "abstention_accuracy": _ratio(n_abst_ok, n_unans),
+        "citation_validity": _ratio(n_valid, n_cites) if n_cites else 1.0,
+        "citation_precision": _ratio(n_supporting, n_prec_cites),
+        "citation_recall": _ratio(n_recalled, n_recall_rows),
+        "retrieval": {m: retrieval_metrics(ranks[m]) for m in MODES},
+        "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
+        "failures": failures,
+        "n_citations": n_cites,
+        "support_not_found": not_found,
+        "latencies_ms": latencies,
+        "per_question": per_question,
+    }
+    if any(r.page is not None for r in rows):
+        result["citation_page_accuracy"] = _ratio(n_page_ok, n_page_cites)
+    return result
+
+
+def sweep_thresholds(best_scores: list[float | None], configured: float) -> list[float]:
+    """Thresholds from the data: each question's best score (floored to 4 decimals, so that
+    question is still answered there), one just above the highest, and the configured one."""
+    vals = sorted(
+        {math.floor(b * 1e4) / 1e4 for b in best_scores if b is not None and math.isfinite(b)}
+    )
+    if len(vals) > MAX_SWEEP_POINTS:
+        step = (len(vals) - 1) / (MAX_SWEEP_POINTS - 1)
+        vals = sorted({vals[round(i * step)] for i in range(MAX_SWEEP_POINTS)})
+    if vals:
+        vals.append(round(vals[-1] + 0.01, 4))
+    return sorted(set(vals) | {configured})
+
+
+def sweep_point(
+    threshold: float, rows: list[Row], outcomes: list[tuple[bool, str, int]], configured: float
+) -> dict:
+    """Accuracies if the answerer ran at ``threshold``; outcomes: (abstained, answer, n_cites)."""
+    ans = [(r, o) for r, o in zip(rows, outcomes, strict=True) if not r.unanswerable]
+    una = [o for r, o in zip(rows, outcomes, strict=True) if r.unanswerable]
+    return {
+        "threshold": threshold,
+        "answer_accuracy": _ratio(
+            sum(not o[0] and answer_correct(o[1], r.answers, r.all_of) for r, o in ans), len(ans)
+        ),
+        "abstention_accuracy": _ratio(sum(o[0] and not o[2] for o in una), len(una)),
+        "answered_rate": _ratio(sum(not o[0] for o in outcomes), len(outcomes)),
+        "configured": threshold == configured,
+    }
+
+
+def gate_failures(result: dict) -> list[str]:
+    """Why the result fails the CI gate (empty when it passes); an unmeasured metric fails."""
+    out = []
+    for key, minimum in GATE.items():
+        v = result.get(key)
+        if v is None:
+            out.append(f"{key} not measured (the dataset has no questions for it)")
+        elif v < minimum:
+            out.append(f"{key} {v:.3f} < {minimum:.2f}")
+    return out
