@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ncpi_qa.ingest.documents import LoadError, assign_ids, corpus_files, load_document
+from ncpi_qa.ingest.documents import LoadError, assign_ids, corpus_files, load_document, slug
 
 from .conftest import FIXTURES, SHIPPED_CORPUS
 
@@ -100,8 +100,31 @@ def test_ids_are_stable_and_disambiguated(tmp_path):
     for name in ("Report 2019.pdf", "Report 2019.docx", "notes.txt"):
         (tmp_path / name).write_text("x")
     ids = assign_ids(sorted(tmp_path.iterdir()), tmp_path)
-    assert sorted(ids.values()) == ["notes", "report-2019-docx", "report-2019-pdf"]
+    assert ids[tmp_path / "notes.txt"] == "notes"
+    pdf, docx = ids[tmp_path / "Report 2019.pdf"], ids[tmp_path / "Report 2019.docx"]
+    assert pdf.startswith("report-2019-") and docx.startswith("report-2019-") and pdf != docx
     assert ids == assign_ids(sorted(tmp_path.iterdir()), tmp_path)
+
+
+COLLIDING = ["ncpi report.md", "ncpi_report.md", "Report.txt", "report.txt", "报告.md", "审查.md"]
+
+
+def test_names_that_slug_alike_never_share_an_id(tmp_path):
+    files = [tmp_path / n for n in COLLIDING]
+    ids = assign_ids(files, tmp_path)
+    assert len(set(ids.values())) == len(files)
+    # Readable: the slug leads, non-ASCII letters are kept, plain names are kept whole.
+    assert ids[tmp_path / "ncpi report.md"].startswith("ncpi-report-")
+    assert ids[tmp_path / "report.txt"] == "report"
+    assert ids[tmp_path / "报告.md"] == "报告" and ids[tmp_path / "审查.md"] == "审查"
+    assert slug("rapport-d'été") == "rapport-d-été"
+    # Stable per path: a file's id does not depend on which other files are there.
+    for f in files:
+        assert assign_ids([f], tmp_path)[f] == ids[f]
+    # A file named like another's hashed id does not take it.
+    clash = tmp_path / f"{ids[tmp_path / 'Report.txt']}.md"
+    with_clash = assign_ids([*files, clash], tmp_path)
+    assert len(set(with_clash.values())) == len(files) + 1
 
 
 def test_pdf_generated_at_test_time(tmp_path):

@@ -1,30 +1,38 @@
 """Loading source files into documents: an id, a title, and the exact text citations point into.
 
-Each loader turns a file into blocks (headings, paragraphs, list items, page breaks) that a
-``TextBuilder`` joins into one text while recording heading and page offsets. Any failure
-becomes a ``LoadError`` naming the reason; the caller skips that file and goes on.
+The loaders (``loaders.py``, which owns the dispatch by file type) turn a file into blocks
+that a ``TextBuilder`` (``blocks.py``) joins into one text while recording heading and page
+offsets. Any failure becomes a ``LoadError`` naming the reason; the caller skips that file
+and goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ncpi_qa.ingest.blocks import Heading, LoadError, TextBuilder, clean_inline
+from ncpi_qa.ingest.loaders import SUPPORTED_SUFFIXES, parse
+
+__all__ = [
+    "Document",
+    "Heading",
+    "LoadError",
+    "TextBuilder",
+    "assign_ids",
+    "clean_inline",
+    "corpus_files",
+    "file_sha256",
+    "load_document",
+    "path_hash",
+    "slug",
+]
+
 IGNORED_NAMES = {"readme.md", "readme.txt", "readme"}
-
-
-class LoadError(Exception):
-    """A file that cannot be read as a document; the message is the reason."""
-
-
-@dataclass
-class Heading:
-    start: int
-    end: int
-    level: int
-    text: str
 
 
 @dataclass
@@ -56,68 +64,20 @@ class Document:
         return None
 
 
-class TextBuilder:
-    """Joins blocks with blank lines, remembering where headings and pages start and end."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.length = 0
-        self.headings: list[Heading] = []
-        self.pages: list[tuple[int, int, int]] = []
-        self._page: tuple[int, int] | None = None
-
-    def _append(self, text: str) -> tuple[int, int]:
-        if self.parts:
-            self.parts.append("\n\n")
-            self.length += 2
-        start = self.length
-        self.parts.append(text)
-        self.length += len(text)
-        return start, self.length
-
-    def heading(self, text: str, level: int) -> None:
-        text = _clean_inline(text)
-        if text:
-            s, e = self._append(text)
-            self.headings.append(Heading(s, e, level, text))
-
-    def mark(self, text: str, level: int) -> None:
-        """A heading known from metadata (a PDF bookmark): starts a section, adds no text."""
-        at = self.length + (2 if self.parts else 0)
-        self.headings.append(Heading(at, at, level, _clean_inline(text)))
-
-    def paragraph(self, text: str) -> None:
-        text = text.strip()
-        if text:
-            self._append(text)
-
-    def items(self, items: list[str]) -> None:
-        lines = [f"• {_clean_inline(i)}" for i in items if _clean_inline(i)]
-        if lines:
-            self._append("\n".join(lines))
-
-    def page(self, number: int) -> None:
-        self.end_page()
-        self._page = (self.length + (2 if self.parts else 0), number)
-
-    def end_page(self) -> None:
-        if self._page is not None:
-            start, number = self._page
-            if self.length > start:
-                self.pages.append((start, self.length, number))
-            self._page = None
-
-    def text(self) -> str:
-        self.end_page()
-        return "".join(self.parts)
-
-
-def _clean_inline(text: str) -> str:
-    return re.sub(r"[ \t\u00a0]+", " ", text.replace("\n", " ")).strip()
+_SLUG_DROP = re.compile(r"[^\w]+|_+")
+_ID_HASH_CHARS = 6
 
 
 def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "doc"
+    """A readable id part: NFKC, lower case, letters and digits of any script, hyphens between.
+    ``rapport-d'été`` -> ``rapport-d-été``; ``报告`` -> ``报告``; nothing left -> ``doc``."""
+    text = unicodedata.normalize("NFKC", name).lower()
+    return _SLUG_DROP.sub("-", text).strip("-") or "doc"
+
+
+def path_hash(rel: str, n: int = _ID_HASH_CHARS) -> str:
+    """A short hash of a corpus-relative path (POSIX separators), the id's tie-breaker."""
+    return hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:n]
 
 
 def file_sha256(data: bytes) -> str:
@@ -126,27 +86,16 @@ def file_sha256(data: bytes) -> str:
 
 def load_document(path: Path, doc_id: str | None = None, data: bytes | None = None) -> Document:
     """Load one file; raises LoadError with the reason if it cannot be used."""
-    from ncpi_qa.ingest.loaders import LOADERS
-
     suffix = path.suffix.lower()
-    if suffix not in LOADERS:
+    if suffix not in SUPPORTED_SUFFIXES:
         raise LoadError(f"unsupported file type '{suffix or '(none)'}'")
     try:
         data = path.read_bytes() if data is None else data
     except OSError as e:
         raise LoadError(f"cannot read file ({e.strerror})") from e
-    if not data.strip():
-        raise LoadError("empty file")
-    try:
-        parts = LOADERS[suffix](path, data)
-    except LoadError:
-        raise
-    except Exception as e:  # a loader bug or a library error on odd input: skip, say why
-        raise LoadError(f"could not be parsed ({type(e).__name__}: {e})") from e
-    if not parts["text"].strip():
-        raise LoadError("no text found")
+    parts = parse(path, data)
     return Document(
-        doc_id=doc_id or slug(path.stem),
+        doc_id=doc_id or assign_ids([path], path.parent)[path],
         title=parts["title"],
         text=parts["text"],
         source=path.name,
@@ -172,11 +121,32 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 
 
 def assign_ids(files: list[Path], corpus_dir: Path) -> dict[Path, str]:
-    """Stable ids from file names; clashes (a.pdf and a.docx) get the extension appended."""
-    base = {p: slug(str(p.relative_to(corpus_dir).with_suffix(""))) for p in files}
-    counts: dict[str, int] = {}
-    for v in base.values():
-        counts[v] = counts.get(v, 0) + 1
-    return {
-        p: (v if counts[v] == 1 else f"{v}-{p.suffix.lower().lstrip('.')}") for p, v in base.items()
+    """One id per file, unique within the corpus and fixed by the file's relative path.
+
+    A file whose path (without extension) is already an id, like ``riverside-inspection.pdf``
+    or ``报告.md``, keeps it as is. Any other name, like ``Report 2019.pdf`` or
+    ``ncpi_report.md``, gets its slug plus a short hash of its relative path
+    (``report-2019-1a2b3c``), so names that slug alike (``Report.txt``/``report.txt``,
+    ``ncpi report.md``/``ncpi_report.md``) can never share an id, and a plain name keeps
+    its id whatever else is added. Two files that differ only in extension (``a.pdf``,
+    ``a.docx``) both take the hashed form. A clash left after that
+    (a file literally named like another's hashed id) is broken by a longer hash.
+    """
+    rels = {p: p.relative_to(corpus_dir).as_posix() for p in files}
+    stems = {p: rels[p][: len(rels[p]) - len(p.suffix)] if p.suffix else rels[p] for p in files}
+    plain = {p: slug(stems[p]) for p in files}
+    counts = Counter(plain[p] for p in files if plain[p] == stems[p])
+
+    def hashed(p: Path, n: int) -> str:
+        return f"{plain[p]}-{path_hash(rels[p], n)}"
+
+    ids = {
+        p: plain[p] if plain[p] == stems[p] and counts[plain[p]] == 1 else hashed(p, _ID_HASH_CHARS)
+        for p in files
     }
+    n = _ID_HASH_CHARS
+    while len(set(ids.values())) < len(ids) and n < 64:
+        n += 4
+        seen = Counter(ids.values())
+        ids = {p: hashed(p, n) if seen[v] > 1 else v for p, v in ids.items()}
+    return ids

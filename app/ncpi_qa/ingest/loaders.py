@@ -1,7 +1,8 @@
 """Format loaders: each turns a file's bytes into text, a title, and heading/page offsets.
 
 A loader returns ``{"text", "title", "headings", "pages"?, "note"?}`` and raises ``LoadError``
-with a reason a user can act on when the file cannot be used.
+with a reason a user can act on when the file cannot be used. ``parse`` is the dispatch:
+it picks the loader by file type and turns any library error into a ``LoadError``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ncpi_qa.ingest.documents import Heading, LoadError, TextBuilder, _clean_inline
+from ncpi_qa.ingest.blocks import Heading, LoadError, TextBuilder, clean_inline
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -136,7 +137,7 @@ def load_html(path: Path, data: bytes) -> dict:
     blocks = [t for t in root.find_all(_BLOCKS) if not t.find_parent(_BLOCKS)]
     run: list[str] = []
     for tag in blocks:
-        text = _clean_inline(tag.get_text(" "))
+        text = clean_inline(tag.get_text(" "))
         if tag.name == "li":
             run.append(text)
             continue
@@ -151,9 +152,9 @@ def load_html(path: Path, data: bytes) -> dict:
         b.items(run)
     if not blocks:
         for para in re.split(r"\n\s*\n", root.get_text("\n")):
-            b.paragraph(_clean_inline(para))
+            b.paragraph(clean_inline(para))
     title_tag = soup.find("title")
-    title = _clean_inline(title_tag.get_text()) if title_tag else ""
+    title = clean_inline(title_tag.get_text()) if title_tag else ""
     if not title:
         title = next((h.text for h in b.headings), path.stem)
     return {"text": b.text(), "title": title, "headings": b.headings}
@@ -281,3 +282,24 @@ LOADERS = {
     ".pdf": load_pdf,
     ".docx": load_docx,
 }
+
+
+SUPPORTED_SUFFIXES = frozenset(LOADERS)
+
+
+def parse(path: Path, data: bytes) -> dict:
+    """The loader's parts for ``data`` read from ``path``; LoadError with the reason if unusable."""
+    suffix = path.suffix.lower()
+    if suffix not in LOADERS:
+        raise LoadError(f"unsupported file type '{suffix or '(none)'}'")
+    if not data.strip():
+        raise LoadError("empty file")
+    try:
+        parts = LOADERS[suffix](path, data)
+    except LoadError:
+        raise
+    except Exception as e:  # a loader bug or a library error on odd input: skip, say why
+        raise LoadError(f"could not be parsed ({type(e).__name__}: {e})") from e
+    if not parts["text"].strip():
+        raise LoadError("no text found")
+    return parts
