@@ -4,12 +4,18 @@ from __future__ import annotations
 
 
 class NcpiError(Exception):
-    """An error shown to the user as one message, with a non-zero exit and no traceback."""
+    """An error shown to the user as one message, with a non-zero exit and no traceback.
+
+    ``code`` is a stable snake_case name for scripts (``ask --json`` prints
+    ``{"error": {"code", "message"}}`` on stdout)."""
 
     exit_code = 1
+    code = "error"
 
 
 class NoIndexError(NcpiError):
+    code = "no_index"
+
     def __init__(self, store_dir):
         super().__init__(
             f"No index found in {store_dir}. Build it first with: ncpi-qa index "
@@ -18,6 +24,8 @@ class NoIndexError(NcpiError):
 
 
 class IndexIncompatibleError(NcpiError):
+    code = "index_incompatible"
+
     def __init__(self, store_dir, reason):
         super().__init__(
             f"The index in {store_dir} cannot be used ({reason}). "
@@ -26,6 +34,8 @@ class IndexIncompatibleError(NcpiError):
 
 
 class EmptyCorpusError(NcpiError):
+    code = "empty_corpus"
+
     def __init__(self, corpus_dir, skipped):
         detail = "".join(f"\n  skipped {name}: {why}" for name, why in skipped)
         super().__init__(
@@ -35,11 +45,15 @@ class EmptyCorpusError(NcpiError):
 
 
 class CorpusNotFoundError(NcpiError):
+    code = "corpus_not_found"
+
     def __init__(self, corpus_dir):
         super().__init__(f"Corpus folder {corpus_dir} does not exist. Pass --corpus DIR.")
 
 
 class UnknownDocumentError(NcpiError):
+    code = "unknown_document"
+
     def __init__(self, doc_id, known):
         super().__init__(
             f"No document with id '{doc_id}'. Known ids: {', '.join(known) or '(none)'}. "
@@ -48,11 +62,15 @@ class UnknownDocumentError(NcpiError):
 
 
 class EmptyQuestionError(NcpiError):
+    code = "empty_question"
+
     def __init__(self):
         super().__init__("The question is empty. Type a question about the documents.")
 
 
 class QuestionTooLongError(NcpiError):
+    code = "question_too_long"
+
     def __init__(self, n, limit):
         super().__init__(
             f"The question is {n} characters long; the limit is {limit}. Shorten it and ask again."
@@ -60,6 +78,8 @@ class QuestionTooLongError(NcpiError):
 
 
 class ModelNotAvailableError(NcpiError):
+    code = "model_not_available"
+
     def __init__(self, name, reason):
         super().__init__(
             f"The embedding model '{name}' could not be loaded offline ({reason}). "
@@ -68,5 +88,89 @@ class ModelNotAvailableError(NcpiError):
 
 
 class DatasetError(NcpiError):
+    code = "dataset_error"
+
     def __init__(self, path, reason):
         super().__init__(f"Cannot read the eval dataset {path}: {reason}")
+
+
+class AnswererWeightsError(NcpiError):
+    """The learned answerer's weights are missing or do not fit this version."""
+
+    def __init__(self, reason):
+        super().__init__(f"The answerer cannot start: {reason}.")
+
+
+class IndexBusyError(NcpiError):
+    code = "index_busy"
+
+    def __init__(self, store_dir, waited, holder=""):
+        who = f" ({holder})" if holder else ""
+        super().__init__(
+            f"Another build is writing the index in {store_dir}{who}; gave up after waiting "
+            f"{waited:.0f}s. Let it finish and run ncpi-qa index again, or wait longer with "
+            "NCPI_QA_INDEX_LOCK_TIMEOUT=SECONDS."
+        )
+
+
+class StoreWriteError(NcpiError):
+    code = "store_not_writable"
+
+    def __init__(self, store_dir, err: OSError):
+        import errno
+
+        reason = err.strerror or str(err)
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            what = "Free some disk space (or raise the file size limit) and run ncpi-qa index again"
+        else:
+            what = (
+                "Make the folder writable, or point --store / NCPI_QA_STORE_DIR at a writable one"
+            )
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        super().__init__(
+            f"Could not write the index in {store_dir}: {reason}{where}. {what}. "
+            "The previous index, if any, is unchanged and partial files were removed."
+        )
+
+
+class BadArgumentError(NcpiError):
+    code = "bad_argument"
+    exit_code = 2
+
+    def __init__(self, message):
+        super().__init__(message)
+
+
+class QuestionEncodingError(NcpiError):
+    code = "bad_question_encoding"
+
+    def __init__(self):
+        super().__init__(
+            "The question is not valid text (it holds bytes that are not UTF-8). "
+            "Type it again, or set a UTF-8 locale (e.g. LANG=C.UTF-8) in the terminal."
+        )
+
+
+class RemoteBindRefusedError(NcpiError):
+    code = "remote_bind_refused"
+    exit_code = 2
+
+    def __init__(self, host):
+        super().__init__(
+            f"Refusing to serve on {host}: that opens the app to other machines on the network, "
+            "and anyone who can reach it can ask questions and upload files. Use the default "
+            "127.0.0.1, or pass --allow-remote if you really mean to share it (preferably "
+            "behind a reverse proxy with authentication)."
+        )
+
+
+class UnexpectedError(NcpiError):
+    """Anything else, so a command never ends in a raw traceback (NCPI_QA_DEBUG=1 shows it)."""
+
+    code = "internal_error"
+
+    def __init__(self, err: BaseException):
+        super().__init__(
+            f"Unexpected error ({type(err).__name__}: {err}). This is a bug: please report it "
+            "with the command you ran (NCPI_QA_DEBUG=1 shows the traceback)."
+        )

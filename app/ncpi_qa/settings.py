@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(
         default=800, description="Largest chunk, in characters; chunks never cross sections."
     )
+    chunk_max_tokens: int = Field(
+        default=256,
+        description="Largest text embedded, in model tokens with [CLS]/[SEP] (all-MiniLM-L6-v2 "
+        "reads 256); longer sentences and chunks are split so nothing is cut off.",
+    )
+    max_file_mb: float = Field(
+        default=50.0,
+        description="Files larger than this many megabytes are skipped (with the reason) "
+        "when indexing.",
+    )
+    index_lock_timeout: float = Field(
+        default=600.0,
+        description="Seconds `ncpi-qa index` waits for another build of the same store to "
+        "finish before giving up with a message.",
+    )
     top_k: int = Field(default=5, description="Passages retrieved per question.")
     candidate_k: int = Field(
         default=30, description="Candidates each of BM25 and dense retrieval pass to fusion."

@@ -7,18 +7,30 @@ Layout under the store folder::
                          sentence_vectors.npy, faiss.index, bm25/
     cache/<key>.npz      per-document vectors, keyed by content hash + model + chunking
 
-A build writes a whole new generation, then flips CURRENT; a crash or Ctrl-C before the
-flip leaves the previous generation live. Unchanged documents reuse cached vectors.
+    .build.lock          held (fcntl.flock) by the one build allowed to write at a time
+
+A build takes the lock (a second build waits, up to ``index_lock_timeout`` seconds), clears
+what crashed builds left (``.tmp-gen-*``, ``.CURRENT.*``, ``cache/*.tmp.npz``), writes a whole
+new generation, then flips CURRENT; a crash or Ctrl-C before the flip leaves the previous
+generation live. The generation CURRENT pointed to before the flip is kept one build longer,
+so a reader that loaded it (memory-mapped vectors) keeps working; older ones are removed.
+The OS releases the lock when a build dies, so a crash never leaves the store locked.
+Unchanged documents reuse cached vectors.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +39,10 @@ import numpy as np
 from ncpi_qa.errors import (
     CorpusNotFoundError,
     EmptyCorpusError,
+    IndexBusyError,
     IndexIncompatibleError,
     NoIndexError,
+    StoreWriteError,
 )
 from ncpi_qa.ingest.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from ncpi_qa.ingest.documents import (
@@ -51,6 +65,72 @@ def chunking_config(settings: Settings) -> dict:
 def _config_key(model: str, chunking: dict) -> str:
     blob = json.dumps({"model": model, "chunking": chunking}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+LOCK_NAME = ".build.lock"
+
+
+def build_checkpoint(stage: str, store_dir: Path) -> None:
+    """A no-op called at fixed points of a build ("locked", "written" just before the CURRENT
+    switch, "switched" just after it). Tests replace it to force interleavings of builds."""
+
+
+@contextlib.contextmanager
+def store_lock(store_dir: Path, timeout: float, log=None) -> Iterator[None]:
+    """Hold the store's build lock (an exclusive flock on ``.build.lock``).
+
+    Waits up to ``timeout`` seconds for another build, saying so once through ``log``; then
+    raises IndexBusyError. The OS drops the lock when the holder exits, even by kill -9.
+    """
+    store_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(store_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        t0, said = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - t0
+                holder = _lock_holder(fd)
+                if waited >= timeout:
+                    raise IndexBusyError(store_dir, waited, holder) from None
+                if not said and log is not None:
+                    log(
+                        f"Another build is writing the index in {store_dir}"
+                        f"{f' ({holder})' if holder else ''}; waiting up to {timeout:.0f}s "
+                        "for it to finish..."
+                    )
+                    said = True
+                time.sleep(min(0.1, max(timeout - waited, 0.01)))
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        except OSError:
+            pass  # the note is only for the message above; the lock is what counts
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _lock_holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def clean_leftovers(store_dir: Path) -> list[str]:
+    """Remove what crashed builds left behind. Call only while holding the build lock: then
+    no temp folder or pointer can belong to a live build. Never touches a ``gen-*`` folder."""
+    removed = []
+    for p in store_dir.glob(".tmp-gen-*"):
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p.name)
+    for p in [*store_dir.glob(".CURRENT.*"), *(store_dir / "cache").glob("*.tmp.npz")]:
+        p.unlink(missing_ok=True)
+        removed.append(p.name)
+    return removed
 
 
 def current_generation(store_dir: Path) -> Path | None:
@@ -99,24 +179,36 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def _scan(corpus_dir: Path) -> list[tuple[Path, str, bytes | None, str | None]]:
-    """(path, doc id, bytes, sha256) for every candidate file; bytes None if unreadable."""
+def _scan(
+    corpus_dir: Path, max_file_mb: float | None = None
+) -> list[tuple[Path, str, bytes | None, str | None]]:
+    """(path, doc id, bytes, sha256) for every candidate file. Bytes are None when the file
+    cannot be used; the sha256 field then holds the reason, prefixed by "skip:"."""
     files = corpus_files(corpus_dir)
     ids = assign_ids(files, corpus_dir)
+    limit = None if max_file_mb is None else int(max_file_mb * 1024 * 1024)
     out = []
     for p in files:
         try:
+            size = p.stat().st_size
+            if limit is not None and size > limit:
+                why = (
+                    f"skip:file is {size / 1024 / 1024:.1f} MB, over the {max_file_mb:g} MB "
+                    "limit (raise NCPI_QA_MAX_FILE_MB to index it)"
+                )
+                out.append((p, ids[p], None, why))
+                continue
             data = p.read_bytes()
             out.append((p, ids[p], data, file_sha256(data)))
-        except OSError:
-            out.append((p, ids[p], None, None))
+        except OSError as e:
+            out.append((p, ids[p], None, f"skip:cannot read file ({e.strerror})"))
     return out
 
 
 def is_up_to_date(settings: Settings, embedder_name: str) -> tuple[bool, dict | None, list]:
     """Cheap check (hashes only, no model, no parsing) of whether a rebuild would change nothing."""
     manifest = read_manifest(settings.store_dir)
-    scan = _scan(settings.corpus_dir)
+    scan = _scan(settings.corpus_dir, settings.max_file_mb)
     if not manifest:
         return False, None, scan
     files = {str(p.relative_to(settings.corpus_dir)): sha for p, _, _, sha in scan}
@@ -127,6 +219,11 @@ def is_up_to_date(settings: Settings, embedder_name: str) -> tuple[bool, dict | 
         and manifest.get("files") == files
     )
     return same, manifest, scan
+
+
+def embed_texts(doc: Document, chunks: list[Chunk]) -> tuple[list[str], list[str]]:
+    """What the index embeds for one document: each chunk's text, and each chunk's sentences."""
+    return [c.embed_text() for c in chunks], [doc.text[s:e] for c in chunks for s, e in c.sentences]
 
 
 def build_index(
@@ -149,21 +246,42 @@ def build_index(
             else settings.embedding_model
         )
     )
+    seen = current_generation(store_dir)
     same, manifest, scan = is_up_to_date(settings, model_name)
-    report = BuildReport()
-    if same and not rebuild:
-        report.up_to_date = True
-        report.indexed = [d["doc_id"] for d in manifest["documents"]]
-        report.n_chunks = manifest["n_chunks"]
-        report.skipped = [tuple(s) for s in manifest.get("skipped", [])]
-        report.seconds = time.perf_counter() - t0
-        return report
+    if same and not rebuild:  # nothing to write: no lock needed, works on a read-only store
+        return _up_to_date_report(manifest, t0)
+    try:
+        with store_lock(store_dir, settings.index_lock_timeout, log):
+            build_checkpoint("locked", store_dir)
+            clean_leftovers(store_dir)
+            if current_generation(store_dir) != seen:  # another build finished meanwhile
+                same, manifest, scan = is_up_to_date(settings, model_name)
+                if same and not rebuild:
+                    return _up_to_date_report(manifest, t0)
+            return _build(
+                settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan
+            )
+    except OSError as e:
+        raise StoreWriteError(store_dir, e) from e
 
+
+def _up_to_date_report(manifest: dict, t0: float) -> BuildReport:
+    report = BuildReport(up_to_date=True)
+    report.indexed = [d["doc_id"] for d in manifest["documents"]]
+    report.n_chunks = manifest["n_chunks"]
+    report.skipped = [tuple(s) for s in manifest.get("skipped", [])]
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan):
+    corpus_dir, store_dir = settings.corpus_dir, settings.store_dir
+    report = BuildReport()
     docs: list[Document] = []
-    for path, doc_id, data, _sha in scan:
+    for path, doc_id, data, sha in scan:
         try:
             if data is None:
-                raise LoadError("cannot read file")
+                raise LoadError((sha or "skip:cannot read file").removeprefix("skip:"))
             docs.append(load_document(path, doc_id, data))
         except LoadError as e:
             name = str(path.relative_to(corpus_dir))
@@ -182,6 +300,9 @@ def build_index(
     chunk_vecs, sent_vecs, used_cache = [], [], set()
     pending: list[tuple[Document, list[Chunk], Path]] = []
     per_doc: dict[str, tuple[list[Chunk], np.ndarray | None, np.ndarray | None]] = {}
+    ids = [d.doc_id for d in docs]
+    if len(set(ids)) != len(ids):  # assign_ids makes this impossible; never index a clash
+        raise RuntimeError(f"duplicate document ids: {sorted(i for i in ids if ids.count(i) > 1)}")
     for doc in docs:
         chunks = chunk_document(doc, settings.chunk_max_chars)
         cache_file = cache_dir / f"{doc.sha256[:24]}-{key}.npz"
@@ -201,19 +322,23 @@ def build_index(
             embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
         texts, bounds = [], []
         for doc, chunks, _ in pending:
-            a = len(texts)
-            texts += [c.embed_text() for c in chunks]
-            b = len(texts)
-            texts += [doc.text[s:e] for c in chunks for s, e in c.sentences]
+            chunk_texts, sentence_texts = embed_texts(doc, chunks)
+            a, b = len(texts), len(texts) + len(chunk_texts)
+            texts += chunk_texts
+            texts += sentence_texts
             bounds.append((a, b, len(texts)))
         log(f"Embedding {len(texts)} texts ({len(pending)} document(s)) with {embedder.name}...")
-        vecs = np.asarray(embedder.encode(texts, progress=progress), dtype=np.float32)
+        vecs = _encode_with_eta(embedder, texts, progress, log)
         report.texts_embedded = len(texts)
         for (doc, chunks, cache_file), (a, b, c) in zip(pending, bounds, strict=True):
             per_doc[doc.doc_id] = (chunks, vecs[a:b], vecs[b:c])
             tmp = cache_file.with_suffix(".tmp.npz")
-            np.savez(tmp, chunks=vecs[a:b], sentences=vecs[b:c])
-            os.replace(tmp, cache_file)
+            try:
+                np.savez(tmp, chunks=vecs[a:b], sentences=vecs[b:c])
+                os.replace(tmp, cache_file)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             report.embedded.append(doc.doc_id)
 
     for doc in docs:
@@ -271,6 +396,9 @@ def _write_generation(store_dir, docs, chunks, chunk_matrix, sent_matrix, manife
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
     tmp = store_dir / f".tmp-gen-{stamp}"
     final = store_dir / f"gen-{stamp}"
+    pointer = store_dir / f".CURRENT.{stamp}"
+    previous = current_generation(store_dir)
+    switched = False
     tmp.mkdir(parents=True)
     try:
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
@@ -281,22 +409,56 @@ def _write_generation(store_dir, docs, chunks, chunk_matrix, sent_matrix, manife
                 f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
         np.save(tmp / "chunk_vectors.npy", chunk_matrix)
         np.save(tmp / "sentence_vectors.npy", sent_matrix)
-        faiss_kind = build_faiss(chunk_matrix, tmp / "faiss.index", settings.exact_search_max)
+        try:
+            faiss_kind = build_faiss(chunk_matrix, tmp / "faiss.index", settings.exact_search_max)
+        except RuntimeError as e:  # FAISS reports a failed write (disk full) as RuntimeError
+            raise OSError(errno.EIO, f"FAISS could not write its index ({e})".strip()) from e
         manifest["faiss"] = faiss_kind
         build_bm25([c.embed_text() for c in chunks], tmp / "bm25")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         os.replace(tmp, final)
-        pointer = store_dir / f".CURRENT.{stamp}"
         pointer.write_text(final.name + "\n")
         with open(pointer) as f:
             os.fsync(f.fileno())
+        build_checkpoint("written", store_dir)
         os.replace(pointer, store_dir / "CURRENT")  # the atomic switch
+        switched = True
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not switched:  # CURRENT still names the previous generation: drop all of ours
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)
+            pointer.unlink(missing_ok=True)
         raise
+    build_checkpoint("switched", store_dir)
+    keep = {final.name} | ({previous.name} if previous is not None else set())
     for old in store_dir.iterdir():
-        if old.is_dir() and old.name.startswith(("gen-", ".tmp-gen-")) and old != final:
+        if old.is_dir() and old.name.startswith("gen-") and old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _encode_with_eta(embedder, texts: list[str], progress: bool, log) -> np.ndarray:
+    """Encode all texts; on large work, in slices, logging done/total and time left."""
+    slice_size = 2048
+    if len(texts) <= 2 * slice_size:
+        return np.asarray(embedder.encode(texts, progress=progress), dtype=np.float32)
+    out, t0, last = [], time.monotonic(), 0.0
+    for i in range(0, len(texts), slice_size):
+        out.append(np.asarray(embedder.encode(texts[i : i + slice_size]), dtype=np.float32))
+        done, now = min(i + slice_size, len(texts)), time.monotonic()
+        if done < len(texts) and (now - last >= 10 or i == 0):
+            left = (now - t0) / done * (len(texts) - done)
+            log(f"  embedded {done}/{len(texts)} texts, about {_duration(left)} left")
+            last = now
+    return np.concatenate(out)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 @dataclass
@@ -313,15 +475,37 @@ class Store:
     faiss_index: object
     bm25: object
 
+    def is_stale(self) -> bool:
+        """True when a newer build has switched CURRENT away from this loaded generation:
+        load again to see it. This Store stays usable meanwhile (its generation is kept one
+        build longer, and its memory-mapped files stay readable even once removed)."""
+        gen = current_generation(self.path.parent)
+        return gen is not None and gen.name != self.path.name
+
+    def reloaded(self) -> Store:
+        """The live generation: self if it is still current, else a freshly loaded Store."""
+        return Store.load(self.path.parent) if self.is_stale() else self
+
     @classmethod
     def load(cls, store_dir: Path) -> Store:
+        for attempt in range(3):
+            gen = current_generation(store_dir)
+            if gen is None:
+                raise NoIndexError(store_dir)
+            try:
+                return cls._load_generation(store_dir, gen)
+            except FileNotFoundError:
+                # Builds pruned this generation while we read it: read CURRENT again.
+                if attempt == 2 or current_generation(store_dir) == gen:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_generation(cls, store_dir: Path, gen: Path) -> Store:
         import faiss
 
         from ncpi_qa.qa.retrieve import load_bm25
 
-        gen = current_generation(store_dir)
-        if gen is None:
-            raise NoIndexError(store_dir)
         manifest = json.loads((gen / "manifest.json").read_text())
         if manifest.get("format_version") != FORMAT_VERSION:
             raise IndexIncompatibleError(store_dir, "it was built by another version")
