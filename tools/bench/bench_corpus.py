@@ -1,5 +1,5 @@
-"""Workloads and measuring tools for ``ncpi-qa bench``: scale corpora made offline, a cheap
-synthetic embedder, questions, and timers that notice a shared machine.
+"""Workloads for ``ncpi-qa bench``: scale corpora made offline, the dev questions and generated
+ones, and the texts the index embeds.
 
 Documents are report-like Markdown: a title, then numbered sections whose bodies are a few
 paragraphs of real prose. The prose is sentences taken from Debian's documentation on this
@@ -15,16 +15,11 @@ Nothing here is committed data: corpora are written to a temporary folder by ``b
 from __future__ import annotations
 
 import gzip
-import json
-import os
 import random
 import re
 import shutil
-import sys
-import time
+from dataclasses import asdict
 from pathlib import Path
-
-import numpy as np
 
 DOC_ROOT = Path("/usr/share/doc")
 DOC_NAMES = ("readme", "news", "changelog", "copyright", "todo", "authors", "bugs", "thanks")
@@ -234,235 +229,32 @@ def touch_one_file(dest: Path, pool: list[str], seed: int = 1) -> Path:
     return path
 
 
-class HashProjectionEmbedder:
-    """Cheap stand-in for the model at scale: hashed bag of words, random projection to ``dim``,
-    L2-normalised. Texts sharing words get similar vectors, so an ANN index sees clustered,
-    text-like data (unlike uniform random vectors); it has no semantics beyond that."""
-
-    def __init__(self, dim: int = 384, n_features: int = 2**15, seed: int = 0) -> None:
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        self.name = f"bench/hash-projection-{dim}"
-        self.dim = dim
-        self.texts_encoded = 0
-        self._hv = HashingVectorizer(
-            n_features=n_features, alternate_sign=False, norm=None, dtype=np.float32
-        )
-        rng = np.random.default_rng(seed)
-        self._proj = rng.standard_normal((n_features, dim), dtype=np.float32)
-
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        step = 50_000
-        for a in range(0, len(texts), step):
-            x = self._hv.transform(texts[a : a + step])
-            x.data = np.log1p(x.data)
-            out[a : a + step] = x @ self._proj
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        self.texts_encoded += len(texts)
-        return out
-
-
-_PIECES = re.compile(r"\n+|(?<=[.!?])\s+(?=[A-Z])")
-
-
-class PoolEmbedder:
-    """Stand-in for the model at scale that keeps the model's geometry. Every pool sentence
-    was embedded once by the real model; a text's vector is the normalised mean of the vectors
-    of the pool sentences it is made of (a chunk: its sentences). Sentence-like pieces not in
-    the pool (the shipped documents') are embedded by the model and kept; headings are left
-    out of the mean."""
-
-    def __init__(self, texts: list[str], vectors: np.ndarray, model) -> None:
-        self.name, self.dim = "bench/pool-mean-of-model-vectors", int(vectors.shape[1])
-        self.index = {t: i for i, t in enumerate(texts)}
-        self.matrix, self.model, self.model_encoded = vectors.astype(np.float32), model, 0
-
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        from scipy.sparse import csr_matrix
-
-        keys, missing = [], {}
-        for t in texts:
-            if t in self.index:
-                keys.append((t,))
-                continue
-            pieces = [x.strip() for x in _PIECES.split(t)]
-            pieces = [x for x in pieces if x in self.index or (x[-1:] in ".!?:" and " " in x)]
-            keys.append(tuple(pieces) or (t,))
-            missing.update((x, None) for x in keys[-1] if x not in self.index)
-        if missing:
-            new = list(missing)
-            self.index.update((w, len(self.matrix) + i) for i, w in enumerate(new))
-            self.matrix = np.vstack([self.matrix, self.model.encode(new).astype(np.float32)])
-            self.model_encoded += len(new)
-        rows = [i for i, k in enumerate(keys) for _ in k]
-        cols = [self.index[x] for k in keys for x in k]
-        ones = np.ones(len(rows), dtype=np.float32)
-        out = csr_matrix((ones, (rows, cols)), shape=(len(texts), len(self.matrix))) @ self.matrix
-        out = np.ascontiguousarray(out, dtype=np.float32)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.divide(out, norms, out=out, where=norms > 0)
-
-
-# ----------------------------------------------------------------------------- measuring
-def percentile(values, q: float) -> float | None:
-    """The q-th percentile (0..100, linear interpolation); None for no values."""
-    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else None
-
-
-def summarize(values) -> dict:
-    p50, p95 = percentile(values, 50), percentile(values, 95)
-    return {
-        "p50": None if p50 is None else round(p50, 2),
-        "p95": None if p95 is None else round(p95, 2),
-        "mean": round(float(np.mean(values)), 2) if len(values) else None,
-        "n": len(values),
-    }
-
-
-def rate(n: float, seconds: float | None) -> float | None:
-    return round(n / seconds, 2) if seconds else None
-
-
-def _status_mb(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-def _cpu_pressure_us() -> int | None:
-    try:
-        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-        return int(some.rsplit("total=", 1)[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-class Meter:
-    """Wall and CPU seconds of a block, its peak RSS (VmHWM, reset on entry via clear_refs),
-    and CPU pressure: the share of the block's time some task waited for a CPU (Linux PSI),
-    which flags timings taken while other work shared the machine."""
-
-    def __enter__(self) -> Meter:
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            pass
-        self._p, self._c, self._w = _cpu_pressure_us(), time.process_time(), time.perf_counter()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.wall = time.perf_counter() - self._w
-        self.cpu = time.process_time() - self._c
-        p = _cpu_pressure_us()
-        self.pressure = (
-            round((p - self._p) / 1e6 / self.wall, 2)
-            if p is not None and self._p is not None and self.wall
-            else None
-        )
-        self.peak_mb = _status_mb("VmHWM")
-
-
-class TimedEmbedder:
-    """Wraps an embedder and adds up the seconds spent in ``encode``."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.dim, self.seconds = inner, inner.name, inner.dim, 0.0
-
-    def encode(self, texts, progress: bool = False):
-        t = time.perf_counter()
-        try:
-            return self.inner.encode(texts, progress=progress)
-        finally:
-            self.seconds += time.perf_counter() - t
-
-
-def corpus_texts(settings) -> tuple[list[str], list[str]]:
-    """Exactly the texts build_index embeds: each chunk's embed text, and its sentences."""
-    from ncpi_qa.ingest.chunking import chunk_document
-    from ncpi_qa.ingest.documents import corpus_files, load_document
-
-    chunk_texts, sent_texts = [], []
-    for path in corpus_files(settings.corpus_dir):
-        doc = load_document(path)
-        chunks = chunk_document(doc, settings.chunk_max_chars)
-        chunk_texts += [c.embed_text() for c in chunks]
-        sent_texts += [doc.text[s:e] for c in chunks for s, e in c.sentences]
-    return chunk_texts, sent_texts
-
-
-def count_tokens(texts: list[str], sample: int = 20_000) -> tuple[int, bool]:
-    """The model's WordPiece tokens (truncated at 256, as it encodes), estimated from a sample
-    above ``sample`` texts. Returns (tokens, estimated)."""
-    from tokenizers import Tokenizer
-
-    from ncpi_qa.index.embedding import BUNDLED, model_path
-
-    tok = Tokenizer.from_file(str(model_path(BUNDLED) / "tokenizer.json"))
-    tok.enable_truncation(256)
-    tok.no_padding()
-    part = texts if len(texts) <= sample else random.Random(0).sample(texts, sample)
-    n = sum(len(e.ids) for e in tok.encode_batch(part))
-    return (n, False) if part is texts else (round(n * len(texts) / len(part)), True)
-
-
-def machine() -> dict:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")),
-        "unknown",
-    )
-    mem = next(
-        (
-            int(ln.split()[1])
-            for ln in Path("/proc/meminfo").read_text().splitlines()
-            if ln.startswith("MemTotal")
-        ),
-        0,
-    )
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "mem_gib": round(mem / 2**20, 1),
-        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": sys.version.split()[0],
-    }
-
-
-# ----------------------------------------------------------------------------- workload
-def dev_rows(root: Path) -> list[dict]:
-    path = root / "evals" / "dev.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def locate(docs, support: str, sources: set[str]) -> tuple[str, int, int] | None:
-    """(doc id, start, end) of a dev row's support quote in a shipped document, given
-    ``docs`` as (doc_id, source, text) triples."""
-    from ncpi_qa.ingest.text import find_normalized
-
-    for doc_id, source, text in docs:
-        if source in sources:
-            span = find_normalized(text, support)
-            if span:
-                return doc_id, span[0], span[1]
-    return None
-
-
-def overlaps(loc, spans) -> bool:
-    """A hit: some retrieved (doc_id, start, end) overlaps the support quote's location."""
-    return bool(loc) and any(d == loc[0] and s < loc[2] and e > loc[1] for d, s, e in spans)
-
-
 def make_questions(gen: CorpusGenerator, dev: list[dict], n: int = 200) -> list[str]:
     """The dev set's questions first, then generated ones, ``n`` (or len(dev)) in all."""
     qs = [r["question"] for r in dev]
     while len(qs) < n:
         qs.append(gen.question())
     return qs
+
+
+def dev_rows(root: Path) -> list[dict]:
+    """The dev set's answerable rows that carry a support quote, as dicts (for child params)."""
+    from ncpi_qa.evals.dataset import load_dataset
+
+    path = root / "evals" / "dev.jsonl"
+    return [asdict(r) for r in load_dataset(path) if r.support] if path.exists() else []
+
+
+def corpus_texts(settings) -> tuple[list[str], list[str]]:
+    """Exactly the texts build_index embeds (store.embed_texts): chunk texts, sentence texts."""
+    from ncpi_qa.index.store import embed_texts
+    from ncpi_qa.ingest.chunking import chunk_document
+    from ncpi_qa.ingest.documents import corpus_files, load_document
+
+    chunk_texts, sent_texts = [], []
+    for path in corpus_files(settings.corpus_dir):
+        doc = load_document(path)
+        chunks, sents = embed_texts(doc, chunk_document(doc, settings.chunk_max_chars))
+        chunk_texts += chunks
+        sent_texts += sents
+    return chunk_texts, sent_texts
