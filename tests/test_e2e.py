@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError
+from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError, UnknownDocumentError
 from ncpi_qa.qa.answer import ABSTAIN_PHRASE
 
 from .conftest import FIXTURES, SHIPPED_CORPUS
@@ -138,19 +138,19 @@ def test_cli_index_ask_doc_roundtrip(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "error"),
     [
-        (("ask", ""), "question is empty"),
-        (("ask", "x" * 2001), "limit is 2000"),
-        (("doc", "no-such-doc"), "No document with id 'no-such-doc'"),
+        (("ask", ""), "question is empty", EmptyQuestionError),
+        (("ask", "x" * 2001), "limit is 2000", QuestionTooLongError),
+        (("doc", "no-such-doc"), "No document with id 'no-such-doc'", UnknownDocumentError),
     ],
 )
-def test_cli_user_errors_are_one_message_without_traceback(tmp_path, args, message):
+def test_cli_user_errors_are_one_message_without_traceback(tmp_path, args, message, error):
     env = {"NCPI_QA_CORPUS_DIR": str(FIXTURES / "corpus"), "NCPI_QA_STORE_DIR": str(tmp_path / "s")}
     if args[0] == "doc":
         assert run_cli("index", env_extra=env).returncode == 0
     r = run_cli(*args, env_extra=env)
-    assert r.returncode != 0
+    assert r.returncode == error.exit_code == 1
     assert message in r.stderr and "Traceback" not in r.stderr
 
 

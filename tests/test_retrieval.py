@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ncpi_qa.index.store import Store, build_index
+from ncpi_qa.index.store import Store
 from ncpi_qa.qa.retrieve import Retriever, rrf
-from ncpi_qa.settings import Settings
 
 
 def test_rrf_sums_reciprocal_ranks():
@@ -22,16 +21,14 @@ def test_rrf_item_in_both_lists_beats_top_of_one():
     assert order[0] == 20
 
 
-def test_rrf_ties_are_deterministic():
-    assert rrf([[1], [2]]) == rrf([[1], [2]])
-    assert [i for i, _ in rrf([[2], [1]])] == [1, 2]
+def test_rrf_ties_break_by_id_whatever_the_list_order():
+    assert rrf([[2], [1]]) == rrf([[1], [2]]) == [(1, 1 / 61), (2, 1 / 61)]
+    assert [i for i, _ in rrf([[5, 9], [9, 5]])] == [5, 9]  # equal sums
 
 
 @pytest.fixture
-def retriever(fixture_corpus, tmp_path, fake_embedder):
-    s = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
-    build_index(s, embedder=fake_embedder, log=lambda m: None)
-    return Retriever(Store.load(s.store_dir), fake_embedder)
+def retriever(fake_index, fake_embedder):
+    return Retriever(Store.load(fake_index.store_dir), fake_embedder)
 
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])

@@ -1,0 +1,134 @@
+"""evals/run.py end to end: evaluate on a real (hashing-embedder) index, `ncpi-qa eval` with the
+gate, and with the real model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ncpi_qa.evals import metrics
+from ncpi_qa.evals.dataset import Row, load_dataset
+
+from .test_eval_metrics import REQUIRED_KEYS
+from .test_eval_report import check_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_evaluate_and_report_with_fake_embedder(tmp_path, fake_index, fake_embedder):
+    """The whole harness on a real index built with the hashing embedder (no model)."""
+    from ncpi_qa.evals.report import format_table, write_report
+    from ncpi_qa.evals.run import evaluate
+    from ncpi_qa.qa.pipeline import QA
+
+    qa = QA(fake_index, embedder=fake_embedder)
+    configured = qa.answerer.threshold
+    rows = load_dataset(ROOT / "evals" / "fixtures.jsonl")
+    r = evaluate(qa, rows, log=lambda m: None)
+    assert qa.answerer.threshold == configured  # the sweep put it back
+    assert REQUIRED_KEYS <= set(r) and r["n"] == len(rows)
+    assert set(r["retrieval"]) == {"bm25", "dense", "hybrid"}
+    assert r["citation_validity"] == 1.0
+    assert "citation_page_accuracy" in r
+    sweep = r["threshold_sweep"]
+    assert sweep and sum(p["configured"] for p in sweep) == 1
+    at_conf = next(p for p in sweep if p["configured"])
+    assert at_conf["answer_accuracy"] == r["answer_accuracy"]
+    assert at_conf["abstention_accuracy"] == r["abstention_accuracy"]
+    json.dumps(r, allow_nan=False)
+    assert "answer_accuracy" in format_table(r)
+    check_report(write_report(r, tmp_path / "report"))
+    from ncpi_qa.errors import NcpiError
+
+    with pytest.raises(NcpiError, match="Question 'long' \\(dataset line 7\\) cannot be asked"):
+        evaluate(qa, [Row("long", "why? " * 1000, ["x"], line=7)], log=lambda m: None)
+
+
+@pytest.mark.parametrize(("minimum", "code"), [(0.0, 0), (1.01, 1)])
+def test_main_builds_missing_index_prints_only_json_and_gates(
+    tmp_path, fixture_corpus, fake_embedder, monkeypatch, capsys, minimum, code
+):
+    """--gate exits 1 exactly when a metric is under its minimum: every minimum set to 0 (all
+    pass) and to 1.01 (all fail), so the expected code does not come from the output."""
+    import ncpi_qa.index.embedding
+    from ncpi_qa.evals.run import main
+    from ncpi_qa.settings import Settings
+
+    monkeypatch.setattr(ncpi_qa.index.embedding, "get_embedder", lambda *a, **k: fake_embedder)
+    monkeypatch.setattr(metrics, "GATE", {key: minimum for key in metrics.GATE})
+    settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
+    args = SimpleNamespace(
+        dataset=ROOT / "evals" / "fixtures.jsonl",
+        json=True,
+        k=None,
+        report=tmp_path / "rep",
+        gate=True,
+    )
+    assert main(args, settings) == code
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert REQUIRED_KEYS <= set(result)
+    assert err.count("gate failed") == (len(metrics.GATE) if code else 0)
+    assert ("gate passed" in err) == (code == 0)
+    assert (tmp_path / "rep" / "index.html").exists()
+    assert (tmp_path / "store" / "CURRENT").exists()
+
+
+@pytest.mark.slow
+def test_fixture_eval_with_real_model(fixture_qa, tmp_path):
+    from ncpi_qa.evals.report import write_report
+    from ncpi_qa.evals.run import evaluate
+
+    rows = load_dataset(ROOT / "evals" / "fixtures.jsonl")
+    r = evaluate(fixture_qa, rows, log=lambda m: None)
+    assert r["citation_validity"] == 1.0
+    assert r["citation_page_accuracy"] == 1.0
+    assert r["support_not_found"] == []
+    json.dumps(r, allow_nan=False)
+    check_report(write_report(r, tmp_path / "report"))
+
+
+@pytest.mark.slow
+def test_cli_eval_json_prints_one_object(tmp_path):
+    dev = [
+        json.loads(line)
+        for line in (ROOT / "evals" / "dev.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    picked = [
+        dev[0],
+        next(r for r in dev if r["id"] == "d30"),
+        next(r for r in dev if r.get("unanswerable")),
+    ]
+    dataset = tmp_path / "three.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in picked), encoding="utf-8")
+    import os
+
+    env = dict(
+        os.environ,
+        NCPI_QA_CORPUS_DIR=str(ROOT / "corpus"),
+        NCPI_QA_STORE_DIR=str(tmp_path / "store"),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "ncpi_qa.apps.cli", "eval", "--dataset", str(dataset), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)  # the whole of stdout is one JSON object
+    assert isinstance(result, dict) and proc.stdout.lstrip().startswith("{")
+    assert REQUIRED_KEYS <= set(result)
+    assert result["n"] == 3 and result["n_unanswerable"] == 1
+    assert set(result["retrieval"]) == {"bm25", "dense", "hybrid"}
+    for m in result["retrieval"].values():
+        assert set(m) == {"hit@1", "hit@3", "hit@5", "mrr"}
+    assert set(result["latency_ms"]) >= {"p50", "p95"}
+    assert isinstance(result["failures"], list)
