@@ -75,3 +75,94 @@ def test_find_normalized_maps_back_to_original_offsets():
     assert span is not None
     assert normalize(text[span[0] : span[1]]) == "her majesty's inspectorate of probation"
     assert find_normalized(text, "not there") is None
+
+
+FILLER = (
+    "and the panel then went on to discuss the routine matters of scheduling, staffing, "
+    "training budgets, room bookings and the minutes of earlier meetings in some detail "
+)
+FACT = "the Northfield custody suite held 37 children overnight during March 2018"
+
+
+def long_sentence_doc(n_chars=10_000):
+    half = FILLER * (n_chars // 2 // len(FILLER) + 1)
+    half = half[: n_chars // 2]
+    text = "Minutes\n\nThe meeting opened " + half + FACT + " " + half.rstrip() + "."
+    return Document("minutes", "Minutes", text, "minutes.txt", "txt", "0", headings=[])
+
+
+def _tokens(text):
+    from ncpi_qa.ingest.chunking import model_token_counter
+
+    return model_token_counter().counts([text])[0] + 2  # with [CLS] and [SEP]
+
+
+@pytest.mark.parametrize("max_chars", [800, 5000])  # the char bound binds, the token bound binds
+def test_over_long_sentence_is_split_to_fit_the_model_with_exact_offsets(max_chars):
+    doc = long_sentence_doc()
+    assert len(sentence_spans(doc.text)) == 2  # "Minutes" and one ~10,000-character sentence
+    chunks = chunk_document(doc, max_chars=max_chars, max_tokens=256)
+    assert len(chunks) >= 8
+    pieces = [s for c in chunks for s in c.sentences]
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text and len(c.text) <= max_chars
+        assert _tokens(c.embed_text()) <= 256
+        for s, e in c.sentences:
+            assert _tokens(doc.text[s:e]) <= 256
+            assert doc.text[s:e] == doc.text[s:e].strip()
+    # The pieces cover the sentence: only whitespace between them, none of it lost.
+    sentence = sentence_spans(doc.text)[1]
+    assert pieces[1][0] == sentence[0] and pieces[-1][1] == sentence[1]
+    gaps = [doc.text[b:c] for (_, b), (c, _) in zip(pieces, pieces[1:], strict=False)]
+    assert all(g and not g.strip() for g in gaps[1:])
+    # Cut at spaces, never inside a word, and the fact sits whole in one piece.
+    assert all(doc.text[e - 1].isalnum() or doc.text[e - 1] in ",." for _, e in pieces)
+    assert sum(FACT in doc.text[s:e] for s, e in pieces) == 1
+
+
+def test_text_without_spaces_is_split_between_tokens():
+    text = "报告" * 1500 + "。"
+    doc = Document("cjk", "报告", text, "cjk.txt", "txt", "0")
+    chunks = chunk_document(doc, max_chars=800, max_tokens=64)
+    assert "".join(c.text for c in chunks) == text
+    assert all(_tokens(c.embed_text()) <= 64 for c in chunks)
+
+
+def test_char_bound_counter_never_undercounts_the_tokenizer():
+    from ncpi_qa.ingest.chunking import CharTokens, model_token_counter
+
+    texts = ["Hello, world!", "报告 rapport d'été 12345.", "£250,000 • a-b/c", FACT]
+    exact = model_token_counter().counts(texts)
+    assert all(b >= a for a, b in zip(exact, CharTokens().counts(texts), strict=True))
+    assert model_token_counter().name.startswith("tokenizer-")  # the real tokenizer is used
+
+
+def test_fact_in_the_middle_of_a_10000_character_sentence_is_found(tmp_path, embedder):
+    """Real model, real index: the piece holding the fact is the nearest chunk and sentence.
+    Embedded whole (truncated to 256 tokens) the sentence scores ~0.13 against the question,
+    below the unrelated Southfield sentence (~0.39); the piece holding the fact ~0.58."""
+    import numpy as np
+
+    from ncpi_qa.index.store import Store, build_index
+    from ncpi_qa.settings import Settings
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    doc = long_sentence_doc()
+    (corpus / "minutes.txt").write_text(doc.text)
+    (corpus / "other.txt").write_text(
+        "Other\n\nThe Southfield suite was refurbished in 2017. Its budget was agreed in May.\n"
+    )
+    settings = Settings(corpus_dir=corpus, store_dir=tmp_path / "s")
+    build_index(settings, embedder=embedder, log=lambda m: None)
+    store = Store.load(settings.store_dir)
+    text = store.documents["minutes"].text
+    assert FACT in text and len(text) > 10_000
+    q = embedder.encode(["How many children did the Northfield custody suite hold in March 2018?"])
+    _, hits = store.faiss_index.search(np.asarray(q, dtype=np.float32), 1)
+    best = store.chunks[int(hits[0][0])]
+    assert best.doc_id == "minutes" and FACT in best.text
+    sims = np.asarray(store.sentence_vectors) @ q[0]
+    spans = [(c, s, e) for c in store.chunks for s, e in c.sentences]
+    c, s, e = spans[int(np.argmax(sims))]
+    assert FACT in store.documents[c.doc_id].text[s:e]

@@ -44,7 +44,12 @@ from ncpi_qa.errors import (
     NoIndexError,
     StoreWriteError,
 )
-from ncpi_qa.ingest.chunking import CHUNKER_VERSION, Chunk, chunk_document
+from ncpi_qa.ingest.chunking import (
+    CHUNKER_VERSION,
+    Chunk,
+    chunk_document,
+    model_token_counter,
+)
 from ncpi_qa.ingest.documents import (
     Document,
     LoadError,
@@ -59,7 +64,22 @@ FORMAT_VERSION = 1
 
 
 def chunking_config(settings: Settings) -> dict:
-    return {"chunker_version": CHUNKER_VERSION, "max_chars": settings.chunk_max_chars}
+    return {
+        "chunker_version": CHUNKER_VERSION,
+        "max_chars": settings.chunk_max_chars,
+        "max_tokens": settings.chunk_max_tokens,
+        "tokenizer": model_token_counter(settings.embedding_model).name,
+    }
+
+
+def chunk_for_index(doc: Document, settings: Settings) -> list[Chunk]:
+    """A document's chunks exactly as build_index makes them (size limits, the model's tokens)."""
+    return chunk_document(
+        doc,
+        settings.chunk_max_chars,
+        settings.chunk_max_tokens,
+        model_token_counter(settings.embedding_model),
+    )
 
 
 def _config_key(model: str, chunking: dict) -> str:
@@ -304,7 +324,7 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
     if len(set(ids)) != len(ids):  # assign_ids makes this impossible; never index a clash
         raise RuntimeError(f"duplicate document ids: {sorted(i for i in ids if ids.count(i) > 1)}")
     for doc in docs:
-        chunks = chunk_document(doc, settings.chunk_max_chars)
+        chunks = chunk_for_index(doc, settings)
         cache_file = cache_dir / f"{doc.sha256[:24]}-{key}.npz"
         used_cache.add(cache_file.name)
         if cache_file.exists() and not rebuild:

