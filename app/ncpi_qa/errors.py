@@ -159,8 +159,8 @@ class RemoteBindRefusedError(NcpiError):
         super().__init__(
             f"Refusing to serve on {host}: that opens the app to other machines on the network, "
             "and anyone who can reach it can ask questions and upload files. Use the default "
-            "127.0.0.1, or pass --allow-remote if you really mean to share it (preferably "
-            "behind a reverse proxy with authentication)."
+            "127.0.0.1, or pass --allow-remote (or set NCPI_QA_ALLOW_REMOTE=true) if you really "
+            "mean to share it, preferably with --auth-file and behind a reverse proxy."
         )
 
 

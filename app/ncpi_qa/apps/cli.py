@@ -4,20 +4,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from ncpi_qa.errors import NcpiError, UnknownDocumentError
+from ncpi_qa.errors import (
+    BadArgumentError,
+    NcpiError,
+    QuestionEncodingError,
+    RemoteBindRefusedError,
+    UnexpectedError,
+    UnknownDocumentError,
+)
 
 
-def _settings(args):
+def _settings(args, **extra):
     from ncpi_qa.settings import get_settings
 
+    k = getattr(args, "k", None)
+    if k is not None and k < 1:
+        raise BadArgumentError(
+            f"--k must be a whole number of at least 1 (got {k}): it is how many passages "
+            "to retrieve, e.g. --k 5."
+        )
     return get_settings(
         corpus_dir=getattr(args, "corpus", None),
         store_dir=getattr(args, "store", None),
-        top_k=getattr(args, "k", None),
+        top_k=k,
+        **extra,
     )
+
+
+def _check_text(value: str) -> str:
+    """Text from argv that held bytes invalid in UTF-8 comes as lone surrogates: refuse it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionEncodingError() from None
+    return value
 
 
 def cmd_index(args) -> int:
@@ -33,6 +57,7 @@ def cmd_ask(args) -> int:
     from ncpi_qa.qa.pipeline import QA, validate_question
 
     s = _settings(args)
+    _check_text(args.question)
     validate_question(args.question, s)  # fail fast, before loading the model
     result = QA(s).ask(args.question, k=args.k).to_dict()
     if args.json:
@@ -109,10 +134,31 @@ def cmd_doc(args) -> int:
     return 0
 
 
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def cmd_app(args) -> int:
+    s = _settings(
+        args,
+        allow_remote=True if args.allow_remote else None,
+        auth_file=args.auth_file,
+    )
+    host = args.host or s.host
+    # Refuse a non-loopback address (--host or NCPI_QA_HOST) before loading Gradio; the app
+    # itself (launch) checks again and prints a warning when remote access is allowed.
+    if not is_loopback(host) and not (args.allow_remote or getattr(s, "allow_remote", False)):
+        raise RemoteBindRefusedError(host)
     from ncpi_qa.apps.ui import launch
 
-    launch(_settings(args), host=args.host, port=args.port)
+    launch(s, host=args.host, port=args.port)
     return 0
 
 
@@ -138,9 +184,27 @@ def cmd_bench(args) -> int:
     return bench_main(args)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is JSON on stdout when the command line asks for --json."""
+
+    def error(self, message):
+        if _JSON_ARGV[0]:
+            _print_json_error("bad_argument", f"{self.prog}: {message}")
+            sys.exit(2)
+        super().error(message)
+
+
+_JSON_ARGV = [False]
+
+
+def _print_json_error(code: str, message: str) -> None:
+    safe = message.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates in JSON
+    print(json.dumps({"error": {"code": code, "message": safe}}, ensure_ascii=False))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ncpi-qa", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="ncpi-qa", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(sp):
         sp.add_argument("--store", type=Path, help="index folder (env NCPI_QA_STORE_DIR)")
@@ -159,8 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_ask)
 
     sp = common(sub.add_parser("app", help="start the chat app"))
-    sp.add_argument("--host", default=None)
+    sp.add_argument("--host", default=None, help="address to bind (env NCPI_QA_HOST)")
     sp.add_argument("--port", type=int, default=None)
+    sp.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host other than loopback (the app is then reachable by others)",
+    )
+    sp.add_argument(
+        "--auth-file", type=Path, default=None, help="'user:password' lines: require a login"
+    )
     sp.set_defaults(func=cmd_app)
 
     sp = common(sub.add_parser("docs", help="list indexed documents"))
@@ -188,15 +260,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Every failure is one message and a non-zero exit, never a traceback
+    (NCPI_QA_DEBUG=1 shows the traceback of an unexpected error). With --json the message is
+    ``{"error": {"code", "message"}}`` on stdout."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")  # odd text never crashes a print
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _JSON_ARGV[0] = "--json" in argv
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except NcpiError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return e.exit_code
     except KeyboardInterrupt:
         print("Interrupted; the previous index (if any) is still in place.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ncpi-qa doc X | head`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as e:
+        if not isinstance(e, NcpiError):
+            if os.environ.get("NCPI_QA_DEBUG"):
+                raise
+            e = UnexpectedError(e)
+        if getattr(args, "json", False):
+            _print_json_error(e.code, str(e))
+        else:
+            print(f"Error: {e}", file=sys.stderr)
+        return e.exit_code
 
 
 if __name__ == "__main__":
