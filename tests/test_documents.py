@@ -18,7 +18,7 @@ BAD = FIXTURES / "bad"
 def test_markdown_seed_page_is_clean_with_title_and_note():
     doc = load_document(SHIPPED_CORPUS / "ncpi-2019-commissioner-page.md")
     assert doc.doc_id == "ncpi-2019-commissioner-page"
-    assert doc.title == "HMICFRS - National Child Protection Inspections 2019"
+    assert doc.title == "PCC web page on the 2019 HMICFRS child protection report"
     assert "commissioner" in doc.note.lower()
     assert "all 64 inspections" in doc.text
     assert "---" not in doc.text and "#" not in doc.text  # front matter and markup gone

@@ -1,209 +1,407 @@
-"""The chat app's handlers, called directly (no server, no browser).
+"""The chat app's handlers and HTML, called directly (no browser).
 
-Tests marked slow use the real model and index over corpus/; the rest use fake results.
+Tests marked slow use the real model and an index over corpus/ (or a tiny writable corpus
+for uploads); the rest use fake results. Expected citations always come from ``qa.ask``.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import os
 import re
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
 
 from ncpi_qa.apps import ui
+from ncpi_qa.apps import ui_render as R
+from ncpi_qa.apps.ui_server import Guard, RemoteBindError, check_bind, read_auth_file
+from ncpi_qa.apps.ui_uploads import Holder, add_document, safe_name
 
 Q64 = "How many inspections does the 2019 report draw on?"
+JTAI = "Who carries out joint targeted area inspections with HMICFRS?"
 
 
-def _assistant(history) -> str:
-    assert history and history[-1]["role"] == "assistant"
-    return history[-1]["content"]
+def _plain(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
 
 
-@pytest.mark.slow
-def test_answer_cites_and_marks_the_exact_quote(shipped_qa):
-    history, cites_html, sources_html = ui.respond(shipped_qa, Q64, [])
-    assert [m["role"] for m in history] == ["user", "assistant"]
-    answer = _assistant(history)
-    assert "64" in answer
-    result = shipped_qa.ask(Q64).to_dict()
-    assert not result["abstained"] and result["citations"]
-    for c in result["citations"]:
-        doc = shipped_qa.store.documents[c["doc_id"]]
-        assert doc.text[c["start"] : c["end"]] == c["quote"]
-        # each citation is a <details> whose passage marks exactly the quoted sentence
-        assert f'data-n="{c["n"]}"' in cites_html
-        assert f"<mark>{html.escape(c['quote'])}</mark>" in cites_html
-        assert f"[{c['n']}]" in cites_html and html.escape(c["title"]) in cites_html
-        assert f"\\[{c['n']}\\]" in answer  # the chat message lists its numbered sources
-    assert any("64" in c["quote"] for c in result["citations"])
-    assert cites_html.count('class="citation"') == len(result["citations"])
-    # the marked sentence sits inside its source passage, not alone
-    first = result["citations"][0]
-    passage = next(p for p in result["passages"] if p["chunk_id"] == first["chunk_id"])
-    marked = re.search(r'data-n="1".*?<div class="passage">(.*?)</div>', cites_html, re.S)
-    assert (
-        marked
-        and html.unescape(marked.group(1).replace("<mark>", "").replace("</mark>", ""))
-        == passage["text"]
-    )
-    # sources panel: every retrieved passage with its RRF score and cosine similarity
-    assert sources_html.count('class="source"') == len(result["passages"])
-    for p in result["passages"]:
-        assert f"RRF {p['score']}" in sources_html and f"cosine {p['similarity']}" in sources_html
-    assert ui.CLOSEST_LABEL not in sources_html
+# ---------------------------------------------------------------------------- real model
 
 
 @pytest.mark.slow
-def test_history_is_kept(shipped_qa):
-    history, _, _ = ui.respond(shipped_qa, Q64, [])
-    history, _, _ = ui.respond(
-        shipped_qa, "When did HMICFRS begin its child protection inspections?", history
+def test_each_answer_keeps_its_own_citations(shipped_qa):
+    turns, first = ui.answer_turn(shipped_qa, Q64, [])
+    turns, second = ui.answer_turn(shipped_qa, JTAI, turns)
+    assert "64" in first["answer"] and first["citations"]
+    expected1 = shipped_qa.ask(Q64).to_dict()["citations"]
+    expected2 = shipped_qa.ask(JTAI).to_dict()["citations"]
+    assert [c["quote"] for c in first["citations"]] == [c["quote"] for c in expected1]
+    assert [c["quote"] for c in second["citations"]] == [c["quote"] for c in expected2]
+    docs = shipped_qa.store.documents
+    for i, turn in enumerate(turns):
+        for c in turn["citations"]:
+            assert docs[c["doc_id"]].text[c["start"] : c["end"]] == c["quote"]
+            panel = R.render_citation(turns, i, c["n"], docs)
+            # the panel marks exactly this answer's quote, inside its source passage
+            assert f'<mark id="quote-mark">{html.escape(c["quote"])}</mark>' in panel
+            assert html.escape(turn["q"]) in panel
+            assert c["doc_id"] in panel  # behind the details toggle
+            assert f'data-action="cite:{i}:{c["n"]}"' in R.render_chat(turns)
+    if first["citations"][0]["quote"] != second["citations"][0]["quote"]:
+        panel = R.render_citation(turns, 0, 1, docs)
+        assert html.escape(second["citations"][0]["quote"]) not in re.search(
+            r"<mark[^>]*>(.*?)</mark>", panel
+        ).group(1)
+
+
+@pytest.mark.slow
+def test_citation_labels_are_readable_and_distinct(shipped_qa):
+    turns, turn = ui.answer_turn(shipped_qa, "What are joint targeted area inspections?", [])
+    labels = R.display_labels(turn["citations"])
+    assert len(set(labels.values())) == len(labels)
+    chat = R.render_chat(turns)
+    for c in turn["citations"]:
+        assert c["title"] == "PCC web page on the 2019 HMICFRS child protection report"
+        assert labels[c["n"]].startswith(c["label"])
+        assert html.escape(labels[c["n"]]) in chat
+        assert f"[{c['start']}:{c['end']}]" not in chat  # no raw offsets in the chat
+
+
+@pytest.mark.slow
+def test_follow_up_is_resolved_and_shown(shipped_qa):
+    turns, _ = ui.answer_turn(shipped_qa, "What are joint targeted area inspections?", [])
+    turns, turn = ui.answer_turn(shipped_qa, "When did they start?", turns)
+    assert turn["q"] == "When did they start?"
+    assert turn["searched"] == "When did joint targeted area inspections start?"
+    assert "Searching for: <q>When did joint targeted area inspections start?</q>" in (
+        R.render_chat(turns)
     )
-    assert [m["role"] for m in history] == ["user", "assistant"] * 2
-    assert "2014" in _assistant(history)
+    expected = shipped_qa.ask(turn["searched"]).to_dict()
+    assert turn["answer"] == expected["answer"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("question", ["", "   ", None])
-def test_empty_question_is_a_chat_message(shipped_qa, question):
-    history, cites_html, sources_html = ui.respond(shipped_qa, question, [])
-    msg = _assistant(history)
-    assert "empty" in msg and "Traceback" not in msg
-    assert all(m["role"] == "assistant" for m in history)  # no blank user bubble
-    assert 'class="citation"' not in cites_html and 'class="source"' not in sources_html
+def test_empty_question_is_an_error_turn(shipped_qa, question):
+    turns, turn = ui.answer_turn(shipped_qa, question, [])
+    assert turn["error"] and "empty" in turn["answer"] and "Traceback" not in turn["answer"]
+    assert '<p class="answer error">' in R.render_chat(turns)
+    assert ui.first_panel(shipped_qa, turns) == R.render_panel_empty()
 
 
 @pytest.mark.slow
-def test_too_long_question_is_a_chat_message(shipped_qa):
+def test_too_long_question_is_an_error_turn(shipped_qa):
     limit = shipped_qa.settings.max_question_chars
-    history, _, _ = ui.respond(shipped_qa, "why " * limit, [{"role": "user", "content": "hi"}])
-    msg = _assistant(history)
-    assert "limit is" in msg and str(limit) in msg and "Traceback" not in msg
-    assert history[0] == {"role": "user", "content": "hi"}
-
-
-def test_unexpected_failure_is_a_chat_message():
-    class Broken:
-        def ask(self, question):
-            raise RuntimeError("boom <b>")
-
-    history, _, _ = ui.respond(Broken(), "anything", [])
-    assert "Something went wrong" in _assistant(history)
-    assert "<b>" not in _assistant(history)
+    turns, turn = ui.answer_turn(shipped_qa, "why " * limit, [])
+    assert turn["error"] and str(limit) in turn["answer"]
 
 
 @pytest.mark.slow
-def test_abstention_is_labelled(shipped_qa):
-    question = "What is the capital of Australia?"
-    result = shipped_qa.ask(question).to_dict()
-    assert result["abstained"], result["answer"]
-    history, cites_html, sources_html = ui.respond(shipped_qa, question, [])
-    assert "not an answer" in _assistant(history)
-    assert ui.CLOSEST_LABEL in sources_html and "abstained" in sources_html
-    assert 'class="citation"' not in cites_html and "<mark>" not in cites_html
-    assert sources_html.count('class="source closest"') == len(result["passages"]) > 0
-
-
-HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
-
-
-def _hostile_result():
-    quote = "The quoted <b>bold</b> sentence."
-    text = f"Intro {HOSTILE}. {quote} Outro <iframe src=//evil>."
-    start = text.index(quote)
-    doc = SimpleNamespace(text=text)
-    cite = {
-        "n": 1,
-        "doc_id": "evil",
-        "title": "T <script>1</script>",
-        "section": "S <i>",
-        "page": 3,
-        "quote": quote,
-        "start": start,
-        "end": start + len(quote),
-        "score": 0.9,
-        "chunk_id": "evil [0:9]",
-    }
-    passage = {
-        "doc_id": "evil",
-        "chunk_id": "evil [0:9]",
-        "title": cite["title"],
-        "section": cite["section"],
-        "page": 3,
-        "start": 0,
-        "end": len(text),
-        "text": text,
-        "score": 0.03,
-        "similarity": 0.5,
-        "bm25": 1.2,
-    }
-    result = {
-        "question": "q",
-        "answer": f"“{quote}” [1] {HOSTILE}",
-        "abstained": False,
-        "citations": [cite],
-        "passages": [passage],
-        "timings_ms": {},
-    }
-    return result, {"evil": doc}, quote
-
-
-def test_hostile_document_text_is_escaped():
-    result, docs, quote = _hostile_result()
-    cites_html = ui.render_citations(result, docs)
-    sources_html = ui.render_sources(result)
-    answer = ui.format_answer(result)
-    for out in (cites_html, sources_html, answer):
-        for tag in ("<script", "<img", "<iframe", "<b>", "<i>"):
-            assert tag not in out, (tag, out)
-    assert "&lt;script&gt;" in cites_html and "&lt;script&gt;" in sources_html
-    assert "&lt;script&gt;" in answer
-    assert f"<mark>{html.escape(quote)}</mark>" in cites_html
-    assert "p. 3" in cites_html and "§ S &lt;i&gt;" in cites_html
-
-
-def test_hostile_chat_history_via_respond():
-    result, docs, _ = _hostile_result()
-    answer = SimpleNamespace(to_dict=lambda: result)
-    qa = SimpleNamespace(ask=lambda q: answer, store=SimpleNamespace(documents=docs))
-    history, cites_html, _ = ui.respond(qa, "<script>q</script>", [])
-    assert all("<script" not in m["content"] for m in history)
-    assert "<mark>" in cites_html
-
-
-def test_quote_without_its_chunk_falls_back_to_a_window():
-    text = "a" * 1000 + " The sentence. " + "b" * 1000
-    start = text.index("The sentence.")
-    cite = {
-        "n": 1,
-        "doc_id": "d",
-        "title": "D",
-        "section": "",
-        "page": None,
-        "quote": "The sentence.",
-        "start": start,
-        "end": start + 13,
-        "score": 1,
-        "chunk_id": "gone",
-    }
-    out = ui.render_citations({"citations": [cite], "passages": []}, {"d": text})
-    assert "<mark>The sentence.</mark>" in out
-    assert len(out) < 2 * ui.WINDOW + 800 and "p. " not in out
-
-
-def test_empty_panels():
-    assert "Ask a question" in ui.render_citations(None, None)
-    assert "Nothing retrieved" in ui.render_sources(None)
+def test_open_document_at_the_quote_and_sources_list(shipped_qa):
+    turns, turn = ui.answer_turn(shipped_qa, Q64, [])
+    c = turn["citations"][0]
+    panel, _, said = ui.do_action(shipped_qa, f"doc:{c['doc_id']}:0:{c['n']}", turns)
+    doc = shipped_qa.store.documents[c["doc_id"]]
+    assert f'<mark id="quote-mark">{html.escape(c["quote"])}</mark>' in panel
+    assert _plain(panel).endswith(doc.text) or doc.text in _plain(panel)
+    assert doc.title in said
+    listing = R.render_sources(shipped_qa.store.manifest, shipped_qa.store.documents)
+    for d in shipped_qa.store.manifest["documents"]:
+        assert f'data-action="doc:{d["doc_id"]}"' in listing
+        assert html.escape(d["title"]) in listing and f"<td>{d['n_chunks']}</td>" in listing
+    assert shipped_qa.store.manifest["built_at"] in listing
 
 
 @pytest.mark.slow
-def test_create_app_builds_offline(shipped_qa):
+def test_feedback_is_appended_as_jsonl(shipped_qa, tmp_path):
+    settings = shipped_qa.settings.model_copy(update={"feedback_path": tmp_path / "fb.jsonl"})
+    qa = SimpleNamespace(settings=settings, store=shipped_qa.store, ask=shipped_qa.ask)
+    turns, _ = ui.answer_turn(qa, Q64, [])
+    panel, turns, said = ui.do_action(qa, "fb:0:down", turns)
+    assert panel is None and turns[0]["feedback"] == "down" and "saved" in said
+    rows = [json.loads(x) for x in (tmp_path / "fb.jsonl").read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["rating"] == "down" and rows[0]["question"] == Q64
+    assert rows[0]["citations"][0]["quote"] == turns[0]["citations"][0]["quote"]
+    assert 'aria-pressed="true">Not helpful' in R.render_chat(turns)
+
+
+@pytest.mark.slow
+def test_create_app_builds_offline_without_touching_env_on_import(shipped_qa):
     import gradio as gr
 
     demo = ui.create_app(shipped_qa)
     assert isinstance(demo, gr.Blocks)
-    theme = ui.theme()
-    assert theme._stylesheets == []  # no web-font stylesheet to fetch
+    theme = ui_theme()
+    assert theme._stylesheets == []
     assert not any(isinstance(f, gr.themes.GoogleFont) for f in theme._font + theme._font_mono)
+    code = (
+        "import os; before = dict(os.environ); import ncpi_qa.apps.ui, ncpi_qa.apps.ui_render; "
+        "assert dict(os.environ) == before, set(os.environ) ^ set(before)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADIO_", "HF_HUB"))}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def ui_theme():
+    from ncpi_qa.apps.ui_assets import theme
+
+    return theme()
+
+
+# ---------------------------------------------------------------------------- uploads
+
+
+@pytest.fixture(scope="module")
+def upload_settings(tmp_path_factory, embedder):
+    from ncpi_qa.index.store import build_index
+    from ncpi_qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("uploads")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "alpha.txt").write_text("Alpha review\n\nThe alpha review took 6 weeks in 2018.\n")
+    settings = Settings(corpus_dir=corpus, store_dir=root / "store")
+    build_index(settings, embedder=embedder, log=lambda m: None)
+    return settings
+
+
+@pytest.mark.slow
+def test_upload_is_indexed_and_answerable_at_once(upload_settings, embedder, tmp_path):
+    from ncpi_qa.qa.pipeline import QA
+
+    holder = Holder(QA(upload_settings, embedder=embedder))
+    old = holder.qa
+    src = tmp_path / "upload-dir" / "Gamma Notes.txt"
+    src.parent.mkdir()
+    src.write_text("Gamma review\n\nThe gamma review of custody took 11 weeks to complete.\n")
+    steps = []
+    message = add_document(
+        holder, str(src), src.name, progress=lambda f, desc="": steps.append((f, desc))
+    )
+    assert message.startswith("Added Gamma-Notes.txt"), message
+    assert (upload_settings.corpus_dir / "Gamma-Notes.txt").exists()
+    assert holder.qa is not old and holder.qa.embedder is old.embedder
+    assert [f for f, _ in steps] == sorted(f for f, _ in steps) and steps[-1][0] == 1.0
+    answer = holder.qa.ask("How long did the gamma review of custody take?").to_dict()
+    assert not answer["abstained"] and "11 weeks" in answer["answer"]
+    assert any("gamma" in c["doc_id"].lower() for c in answer["citations"])
+    # the earlier document is still there
+    assert len(holder.qa.store.documents) == 2
+    # the same file again is not duplicated
+    assert "already" in add_document(holder, str(src), src.name)
+
+
+@pytest.mark.slow
+def test_bad_upload_gives_the_loaders_reason_and_changes_nothing(
+    upload_settings, embedder, tmp_path
+):
+    from ncpi_qa.ingest.documents import LoadError, load_document
+    from ncpi_qa.qa.pipeline import QA
+
+    holder = Holder(QA(upload_settings, embedder=embedder))
+    before = sorted(p.name for p in upload_settings.corpus_dir.iterdir())
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
+    with pytest.raises(LoadError) as why:
+        load_document(bad)
+    message = add_document(holder, str(bad), bad.name)
+    assert message.startswith(f"Skipped broken.pdf: {why.value}"), message  # as the CLI says
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ\x00")
+    assert "unsupported file type '.exe'" in add_document(holder, str(exe), exe.name)
+    big = tmp_path / "big.txt"
+    big.write_text("x" * 2048)
+    holder.qa.settings = upload_settings.model_copy(update={"upload_max_mb": 0.001})
+    assert "the limit is 0.001 MB" in add_document(holder, str(big), big.name)
+    assert sorted(p.name for p in upload_settings.corpus_dir.iterdir()) == before
+
+
+def test_safe_name():
+    assert safe_name("../../etc/passwd.txt") == "passwd.txt"
+    assert safe_name("C:\\x\\My Report (v2).PDF") == "My-Report-v2.pdf"
+    assert safe_name("....md") == "upload.md"
+
+
+# ---------------------------------------------------------------------------- pure rendering
+
+HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+
+
+def _hostile():
+    quote = "The quoted <b>bold</b> sentence."
+    text = f"Intro {HOSTILE}. {quote} Outro <iframe src=//evil>."
+    start = text.index(quote)
+    doc = SimpleNamespace(
+        doc_id="evil", title="T <script>1</script>", text=text, kind="html", source="e<i>.html",
+        pages=[(0, len(text), 3)],
+    )  # fmt: skip
+    cite = {
+        "n": 1, "doc_id": "evil", "title": doc.title, "section": "S <i>", "page": 3,
+        "quote": quote, "start": start, "end": start + len(quote), "score": 0.9,
+        "chunk_id": "evil-0",
+    }  # fmt: skip
+    passage = {
+        "chunk_id": "evil-0", "doc_id": "evil", "title": doc.title, "section": "S <i>",
+        "page": 3, "start": 0, "end": len(text), "score": 0.03, "similarity": 0.5, "bm25": 1.2,
+    }  # fmt: skip
+    result = {
+        "answer": f"“{quote}” [1] {HOSTILE}", "abstained": False,
+        "citations": [cite], "passages": [passage],
+    }  # fmt: skip
+    return R.make_turn("<script>q</script>", None, result), {"evil": doc}, quote
+
+
+def test_hostile_text_is_escaped_everywhere():
+    turn, docs, quote = _hostile()
+    manifest = {"documents": [{"doc_id": "evil", "title": docs["evil"].title, "kind": "html",
+                               "n_chunks": 1}], "skipped": [["x<b>.pdf", "bad <i>"]],
+                "built_at": "now"}  # fmt: skip
+    outs = [
+        R.render_chat([turn]),
+        R.render_citation([turn], 0, 1, docs),
+        R.render_document(docs["evil"], turn["citations"][0]["start"], turn["citations"][0]["end"]),
+        R.render_sources(manifest, docs),
+        R.render_closest([turn], 0, docs),
+    ]
+    for out in outs:
+        for tag in ("<script", "<img", "<iframe", "<b>", "<i>"):
+            assert tag not in out, (tag, out)
+        assert "&lt;" in out
+    assert f'<mark id="quote-mark">{html.escape(quote)}</mark>' in outs[1]
+    assert "p. 3" in outs[1] and "quote on page 3" in outs[2]
+
+
+def test_answer_markers_become_buttons_only_for_real_citations():
+    turn, _, _ = _hostile()
+    turn = {**turn, "answer": "A [1] and [7]."}
+    chat = R.render_chat([turn])
+    assert chat.count('class="cite-ref"') == 1 and "[7]" in _plain(chat)
+
+
+def test_copy_and_export_are_clean_text_with_quotes_and_sources():
+    turn, _, quote = _hostile()
+    text = R.answer_text(turn)
+    assert "\\[" not in text and "\\." not in text
+    assert f"[1] T <script>1</script> · S <i> · p. 3 — “{quote}”" in text
+    md = R.export_markdown([turn, {**turn, "q": "second", "searched": "second resolved"}])
+    assert md.startswith("# NCPI QA conversation") and md.count(f"> {quote}") == 2
+    assert "*Searching for: second resolved*" in md and "characters" in md
+
+
+def test_labels_are_told_apart_when_they_would_repeat():
+    cites = [
+        {"n": 1, "label": "Page · Intro", "quote": "One two three four five six seven."},
+        {"n": 2, "label": "Page · Intro", "quote": "Other words here."},
+        {"n": 3, "label": "Page · Later", "quote": "x"},
+    ]
+    labels = R.display_labels(cites)
+    assert len(set(labels.values())) == 3
+    assert labels[1] == "Page · Intro · “One two three four five six…”"
+    assert labels[3] == "Page · Later"
+
+
+def test_restored_history_is_checked_and_bounded():
+    turn, _, _ = _hostile()
+    junk = [
+        "text",
+        {"q": 5},
+        {"q": "x" * 100_000, "citations": [{"n": "1"}, {"n": 2, "start": "0"}] * 50},
+        {**turn, "feedback": "<b>", "abstained": "yes"},
+    ]
+    turns = R.sanitize_turns(junk * 30, max_turns=3)
+    assert len(turns) == 2  # only the last 3 entries are looked at, 2 of them are turns
+    assert len(turns[0]["q"]) == R.MAX_TEXT
+    assert len(turns[0]["citations"]) == R.MAX_ITEMS // 2
+    assert turns[0]["citations"][0]["start"] == 0
+    assert turns[1]["feedback"] is None and turns[1]["abstained"] is False
+    assert R.sanitize_turns({"q": "x"}, 5) == [] and R.sanitize_turns(None, 5) == []
+
+
+def test_a_changed_document_does_not_mark_the_wrong_text():
+    turn, docs, quote = _hostile()
+    docs["evil"].text = "Completely different text now."
+    panel = R.render_citation([turn], 0, 1, docs)
+    assert "has changed" in panel and html.escape(quote) in panel
+
+
+def test_unexpected_failure_is_an_error_turn():
+    class Broken:
+        settings = SimpleNamespace(max_history_turns=5)
+
+        def ask(self, question):
+            raise RuntimeError("boom <b>")
+
+    turns, turn = ui.answer_turn(Broken(), "anything", [])
+    assert turn["error"] and "something went wrong (RuntimeError)" in turn["answer"]
+    assert "<b>" not in R.render_chat(turns)
+
+
+def test_bad_actions_change_nothing():
+    qa = SimpleNamespace(store=SimpleNamespace(documents={}), settings=None)
+    for action in ["", "cite:x:1", "cite:9:1", "fb:0:sideways", "doc", "zzz:1"]:
+        panel, turns, _ = ui.do_action(qa, action, [])
+        assert turns == []
+        assert panel is None or "no longer" in panel or "not in the index" in panel
+
+
+# ---------------------------------------------------------------------------- serving safely
+
+
+def test_binding_beyond_loopback_needs_the_flag():
+    assert check_bind("127.0.0.1", False) is None and check_bind("::1", False) is None
+    with pytest.raises(RemoteBindError, match="--allow-remote"):
+        check_bind("0.0.0.0", False)
+    assert "Warning" in check_bind("0.0.0.0", True)
+
+
+def test_auth_file(tmp_path):
+    f = tmp_path / "auth"
+    f.write_text("# team\nann:s3cret\n\nbob:pa:ss\n")
+    assert read_auth_file(f) == [("ann", "s3cret"), ("bob", "pa:ss")]
+    f.write_text("nobody\n")
+    with pytest.raises(Exception, match="line 1"):
+        read_auth_file(f)
+
+
+def _guarded_client():
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    async def echo(request):
+        body = await request.body()
+        return JSONResponse({"n": len(body)})
+
+    app = Starlette(
+        routes=[Route("/{path:path}", echo, methods=["GET", "POST"])],
+        middleware=[
+            Middleware(Guard, allowed_hosts={"chat.example"}, max_body=1000, max_upload=5000)
+        ],
+    )
+    return TestClient(app, base_url="http://127.0.0.1:7860")
+
+
+def test_guard_checks_host_origin_size_and_urls():
+    c = _guarded_client()
+    assert c.get("/").status_code == 200
+    assert c.get("/", headers={"host": "chat.example"}).status_code == 200
+    assert c.get("/", headers={"host": "evil.example:7860"}).status_code == 421
+    same = {"origin": "http://127.0.0.1:7860"}
+    assert c.post("/gradio_api/upload", content=b"x" * 10, headers=same).json() == {"n": 10}
+    for origin in ("http://evil.example", "null"):
+        r = c.post("/gradio_api/upload", content=b"x", headers={"origin": origin})
+        assert r.status_code == 403
+    assert c.post("/gradio_api/upload", content=b"x" * 6000).status_code == 413
+    assert c.post("/gradio_api/queue/join", content=b"x" * 1200).status_code == 413
+    foreign = {"data": [{"path": "http://169.254.169.254/latest", "meta": {}}]}
+    assert c.post("/gradio_api/queue/join", json=foreign).status_code == 400
+    own = {
+        "data": [{"path": "/tmp/gradio/x.pdf", "url": "http://127.0.0.1:7860/gradio_api/file=x"}]
+    }
+    assert c.post("/gradio_api/queue/join", json=own).status_code == 200

@@ -73,6 +73,37 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")
     host: str = Field(default="127.0.0.1", description="Address the chat app binds to.")
     port: int = Field(default=7860, description="Port the chat app listens on.")
+    allow_remote: bool = Field(
+        default=False,
+        description="Let the chat app bind to an address other than loopback (127.0.0.1, ::1, "
+        "localhost). Off by default: anyone who can reach that address can use the app.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra Host header names the chat app answers to (e.g. a reverse proxy's "
+        "public name); 127.0.0.1, localhost, ::1 and the bound host are always allowed.",
+    )
+    auth_file: Path | None = Field(
+        default=None,
+        description="File of 'user:password' lines; when set, the chat app asks for a login.",
+    )
+    upload_max_mb: float = Field(
+        default=20.0, description="Largest document the chat app accepts as an upload, in MB."
+    )
+    max_request_kb: int = Field(
+        default=512,
+        description="Largest request body (other than uploads) the chat app accepts, in KB.",
+    )
+    max_history_turns: int = Field(
+        default=50,
+        description="Most chat turns kept per conversation (and restored from the browser).",
+    )
+    feedback_path: Path | None = Field(
+        default=None,
+        description="JSONL file the chat's thumbs up/down are appended to; "
+        "default <store_dir>/feedback.jsonl.",
+    )
+
 
 
 def get_settings(**overrides) -> Settings:

@@ -1,267 +1,404 @@
-"""The Gradio chat app: ask a question, read the answer, open each citation at its source.
+"""The Gradio chat app: ask, read the answer, open each answer's own citations at their source.
 
-Everything here is offline: no share link, no analytics, no web fonts, no avatars, no CDN.
-Every piece of document text that reaches the page goes through ``html.escape`` first.
-The handlers (``respond``, ``render_citations``, ``render_sources``) are plain functions, so
-tests can call them without a server; ``create_app`` wires them into a ``gr.Blocks``.
+Offline: no share link, no analytics, no web fonts, no avatars, no CDN. All document text is
+escaped (``ui_render``). The handlers (``answer_turn``, ``do_action``, ``clear``, ``restore``,
+``upload``) are plain functions over a ``Holder`` of the current ``QA`` and a list of turns,
+so tests call them without a server; ``create_app`` wires them into ``gr.Blocks`` and
+``serve``/``launch`` start it (``ui_server`` guards the HTTP side).
 """
 
 from __future__ import annotations
 
-import html
+import json
 import logging
 import os
-import re
+import secrets
+import tempfile
+import time
+from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # never phone home, whatever the env says
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-import gradio as gr  # noqa: E402  (the env vars above must be set before gradio loads)
-
-from ncpi_qa.errors import NcpiError  # noqa: E402
+from ncpi_qa.apps import ui_render as R
+from ncpi_qa.apps.ui_server import Guard, check_bind, read_auth_file
+from ncpi_qa.apps.ui_uploads import ALLOWED, Holder, add_document
+from ncpi_qa.errors import NcpiError
+from ncpi_qa.qa.followup import resolve
 
 log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "How many inspections does the 2019 report draw on?",
     "When did HMICFRS begin its child protection inspections?",
-    "Which organisations launched the joint targeted area inspections?",
-    "What did the PCC's response say?",
+    "What are joint targeted area inspections?",
+    "How many reviews of forces did HMICFRS complete?",
 ]
-CLOSEST_LABEL = "Closest passages (not an answer)"
-WINDOW = 300  # characters of context either side of a quote when its chunk is not at hand
-
-CSS = """
-.ncpi-panel h3 { margin: 0.2em 0 0.5em; font-size: 1.05em; }
-.ncpi-panel .empty { opacity: 0.7; font-style: italic; }
-.ncpi-panel details { border: 1px solid var(--border-color-primary); border-radius: 6px;
-  padding: 0.35em 0.6em; margin: 0 0 0.5em; background: var(--background-fill-secondary); }
-.ncpi-panel summary { cursor: pointer; font-weight: 600; }
-.ncpi-panel .passage { white-space: pre-wrap; line-height: 1.5; margin: 0.5em 0 0.2em; }
-.ncpi-panel mark { background: #ffe066; color: #111; padding: 0 2px; border-radius: 2px; }
-.ncpi-panel .meta { font-size: 0.85em; opacity: 0.8; }
-.ncpi-panel .scores { display: block; font-family: var(--font-mono); font-size: 0.85em;
-  font-weight: normal; opacity: 0.85; margin-left: 1.1em; }
-.ncpi-panel .closest { color: var(--body-text-color-subdued); }
-"""
+OFFLINE_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+TABS = ("passage", "sources", "add")
 
 
-def theme():
-    """System fonts only: the default theme's web fonts would be one more thing to fetch."""
-    return gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
+def offline_env() -> None:
+    """Called by create_app/launch (never at import): no analytics, no hub downloads."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # whatever the environment says
+    for k, v in OFFLINE_ENV.items():
+        os.environ.setdefault(k, v)
 
 
-def _esc(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+# ---------------------------------------------------------------------------- handlers
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+def _holder(qa_or_holder) -> Holder:
+    return qa_or_holder if isinstance(qa_or_holder, Holder) else Holder(qa_or_holder)
 
 
-def _md_text(value: str) -> str:
-    """Text shown literally inside the (markdown) chatbot: markdown and HTML both escaped."""
-    return html.escape(_MD_SPECIAL.sub(r"\\\1", value), quote=False)
-
-
-def _label(title, section, page) -> str:
-    """'Title § Section, p. N', with the section left out when it just repeats the title."""
-    text = str(title or "")
-    if section and section != title:
-        text += f" § {section}"
-    if page is not None:
-        text += f", p. {page}"
-    return text
-
-
-def _doc_text(documents, doc_id) -> str | None:
-    doc = (documents or {}).get(doc_id)
-    if doc is None:
-        return None
-    return doc if isinstance(doc, str) else getattr(doc, "text", None)
-
-
-def _context(citation: dict, passages: list[dict], documents) -> tuple[str, int, int]:
-    """The passage around a citation: (text, quote start, quote end) offsets within it.
-
-    The chunk the quote came from, cut from the document text so the offsets are exact;
-    failing that, a window of the document around the quote; failing that, the quote alone.
-    """
-    start, end, quote = citation["start"], citation["end"], citation.get("quote") or ""
-    text = _doc_text(documents, citation["doc_id"])
-    if text is not None and text[start:end] == quote:
-        for p in passages:
-            if (
-                p.get("chunk_id") == citation.get("chunk_id")
-                and p["doc_id"] == citation["doc_id"]
-                and p["start"] <= start
-                and end <= p["end"]
-            ):
-                return text[p["start"] : p["end"]], start - p["start"], end - p["start"]
-        lo, hi = max(0, start - WINDOW), min(len(text), end + WINDOW)
-        return text[lo:hi], start - lo, end - lo
-    return quote, 0, len(quote)
-
-
-def render_citations(result: dict | None, documents) -> str:
-    """One <details> per citation: the label, and the source passage with the quote marked."""
-    if not result:
-        return (
-            '<div class="ncpi-panel" id="citations"><h3>Citations</h3>'
-            '<p class="empty">Ask a question; its citations appear here.</p></div>'
-        )
-    cites = result.get("citations") or []
-    if not cites:
-        why = (
-            "The documents don't answer this, so nothing is cited."
-            if result.get("abstained")
-            else "No citations."
-        )
-        return (
-            f'<div class="ncpi-panel" id="citations"><h3>Citations</h3>'
-            f'<p class="empty">{_esc(why)}</p></div>'
-        )
-    items = []
-    for c in cites:
-        text, qs, qe = _context(c, result.get("passages") or [], documents)
-        body = f"{_esc(text[:qs])}<mark>{_esc(text[qs:qe])}</mark>{_esc(text[qe:])}"
-        label = _label(c.get("title"), c.get("section"), c.get("page"))
-        items.append(
-            f'<details class="citation" data-n="{_esc(c["n"])}" id="citation-{_esc(c["n"])}">'
-            f"<summary>[{_esc(c['n'])}] {_esc(label)}</summary>"
-            f'<div class="passage">{body}</div>'
-            f'<div class="meta">{_esc(c["doc_id"])} [{_esc(c["start"])}:{_esc(c["end"])}]'
-            f" · sentence score {_esc(c.get('score'))}</div></details>"
-        )
-    return (
-        '<div class="ncpi-panel" id="citations"><h3>Citations '
-        '<span class="meta">(click one to see it in its source)</span></h3>'
-        + "".join(items)
-        + "</div>"
-    )
-
-
-def render_sources(result: dict | None) -> str:
-    """The retrieved passages with their scores; after an abstention, labelled as not an answer."""
-    if not result:
-        return (
-            '<div class="ncpi-panel" id="sources"><h3>Retrieved passages</h3>'
-            '<p class="empty">Nothing retrieved yet.</p></div>'
-        )
-    passages = result.get("passages") or []
-    abstained = bool(result.get("abstained"))
-    heading = CLOSEST_LABEL if abstained else "Retrieved passages"
-    items = []
-    for i, p in enumerate(passages, 1):
-        label = _label(p.get("title"), p.get("section"), p.get("page"))
-        bm25 = p.get("bm25")
-        scores = f"RRF {_esc(p.get('score'))} · cosine {_esc(p.get('similarity'))}" + (
-            "" if bm25 is None else f" · BM25 {_esc(bm25)}"
-        )
-        items.append(
-            f'<details class="source{" closest" if abstained else ""}" data-rank="{i}">'
-            f'<summary>#{i} {_esc(label)}<span class="scores">{scores}</span></summary>'
-            f'<div class="passage">{_esc(p.get("text"))}</div>'
-            f'<div class="meta">{_esc(p.get("chunk_id"))}</div></details>'
-        )
-    if not items:
-        items.append('<p class="empty">No passage was retrieved.</p>')
-    cls = "ncpi-panel abstained" if abstained else "ncpi-panel"
-    return f'<div class="{cls}" id="sources"><h3>{_esc(heading)}</h3>' + "".join(items) + "</div>"
-
-
-def format_answer(result: dict) -> str:
-    """The chat message: the answer, then its numbered citations (all text escaped)."""
-    lines = [_md_text(result["answer"])]
-    if result.get("citations"):
-        lines.append("")
-        lines.append("**Sources** (open them in the Citations panel):")
-        for c in result["citations"]:
-            label = _label(c.get("title"), c.get("section"), c.get("page"))
-            lines.append(f"\\[{_esc(c['n'])}\\] {_md_text(label)}  ")
-    elif result.get("abstained"):
-        lines.append("")
-        lines.append("*The passages beside are the closest ones found; they are not an answer.*")
-    return "\n".join(lines)
-
-
-def respond(qa, message: str | None, history: list | None):
-    """Answer ``message``; return (history, citations_html, sources_html).
-
-    Bad questions (empty, too long) and unexpected failures become a chat message.
-    """
-    history = list(history or [])
+def answer_turn(holder, message: str | None, turns: list | None) -> tuple[list, dict]:
+    """Ask ``message`` (resolved against earlier questions when it leans on them); return the
+    new turns and the new turn. Errors become a turn with ``error: True``."""
+    holder = _holder(holder)
+    qa = holder.qa
+    turns = list(turns or [])
     question = (message or "").strip()
-    if question:
-        history.append({"role": "user", "content": _md_text(question)})
+    earlier = [t.get("searched") or t["q"] for t in turns if not t.get("error")]
+    searched = resolve(question, earlier) if question else None
     try:
-        result = qa.ask(message or "").to_dict()
+        result = qa.ask(searched or message or "").to_dict()
+        turn = R.make_turn(question, searched, result)
     except NcpiError as e:
-        history.append({"role": "assistant", "content": f"⚠️ {_md_text(str(e))}"})
-        return history, render_citations(None, None), render_sources(None)
-    except Exception as e:  # keep the app alive; the traceback goes to the log, not the page
+        turn = R.make_turn(question, searched, None, f"Sorry: {e}")
+    except Exception as e:  # keep the app alive; the traceback goes to the log only
         log.exception("question failed")
-        history.append(
-            {
-                "role": "assistant",
-                "content": "⚠️ Something went wrong answering "
-                f"this ({_md_text(type(e).__name__)}). See the server log.",
-            }
+        turn = R.make_turn(
+            question,
+            searched,
+            None,
+            f"Sorry: something went wrong ({type(e).__name__}). See the server log.",
         )
-        return history, render_citations(None, None), render_sources(None)
-    history.append({"role": "assistant", "content": format_answer(result)})
-    return history, render_citations(result, qa.store.documents), render_sources(result)
+    turns.append(turn)
+    max_turns = getattr(getattr(qa, "settings", None), "max_history_turns", 50)
+    return turns[-max_turns:], turn
 
 
-def create_app(qa) -> gr.Blocks:
-    """The chat app around an already-loaded ``QA``. Start it with ``serve`` or ``launch``."""
+def first_panel(holder, turns: list) -> str:
+    """The side panel after an answer: its first citation, or the closest passages."""
+    if not turns or turns[-1].get("error"):
+        return R.render_panel_empty()
+    i, t = len(turns) - 1, turns[-1]
+    docs = _holder(holder).qa.store.documents
+    if t["citations"]:
+        return R.render_citation(turns, i, t["citations"][0]["n"], docs)
+    if t.get("abstained"):
+        return R.render_closest(turns, i, docs)
+    return R.render_panel_empty()
 
-    def on_submit(message, history):
-        history, cites, sources = respond(qa, message, history)
-        return "", history, cites, sources
 
-    def on_clear():
-        return "", [], render_citations(None, None), render_sources(None)
+def feedback_path(settings) -> Path:
+    return Path(settings.feedback_path or Path(settings.store_dir) / "feedback.jsonl")
 
-    n_docs = len(qa.store.documents)
-    with gr.Blocks(title="NCPI QA", analytics_enabled=False) as demo:
-        gr.Markdown(
-            "## NCPI QA — cited answers from the documents\n"
-            f"Answers quote the {n_docs} indexed document{'s' if n_docs != 1 else ''} word for "
-            "word and cite each quote; when the documents don't answer, it says so."
+
+def record_feedback(settings, turn: dict, rating: str) -> Path:
+    """Append one JSON line: the question, what was searched, the answer, its citations."""
+    path = feedback_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    row = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rating": rating,
+        "question": turn["q"],
+        "searched": turn.get("searched"),
+        "answer": turn.get("answer"),
+        "abstained": turn.get("abstained"),
+        "citations": [
+            {k: c.get(k) for k in ("n", "doc_id", "start", "end", "quote")}
+            for c in turn.get("citations") or []
+        ],
+    }
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
+    """A click in the page: ``cite:T:N``, ``doc:ID[:T:N]``, ``fb:T:up|down``.
+
+    Returns (side panel HTML or None for unchanged, turns, status message)."""
+    holder = _holder(holder)
+    turns = list(turns or [])
+    docs = holder.qa.store.documents
+    kind, _, rest = (action or "").partition(":")
+    try:
+        if kind == "cite":
+            i, n = (int(x) for x in rest.split(":"))
+            t = turns[i] if 0 <= i < len(turns) else None
+            if t is not None and not t["citations"] and t.get("abstained"):
+                return R.render_closest(turns, i, docs), turns, "Closest passages shown."
+            return (
+                R.render_citation(turns, i, n, docs),
+                turns,
+                f"Citation {n} of answer {i + 1} shown.",
+            )
+        if kind == "doc":
+            parts = rest.split(":")
+            doc_id, start, end = parts[0], None, None
+            if len(parts) == 3:
+                i, n = int(parts[1]), int(parts[2])
+                cite = next((c for c in turns[i]["citations"] if c["n"] == n), None)
+                if cite is not None and cite["doc_id"] == doc_id:
+                    text = R._doc_text(docs, doc_id) or ""
+                    if text[cite["start"] : cite["end"]] == cite.get("quote"):
+                        start, end = cite["start"], cite["end"]
+            doc = docs.get(doc_id)
+            title = doc.title if doc is not None else doc_id
+            return R.render_document(doc, start, end), turns, f"Document {title} shown."
+        if kind == "fb":
+            i_s, rating = rest.split(":")
+            i = int(i_s)
+            if rating in ("up", "down") and 0 <= i < len(turns) and not turns[i].get("error"):
+                turns[i] = {**turns[i], "feedback": rating}
+                record_feedback(holder.qa.settings, turns[i], rating)
+                return None, turns, "Thanks: your feedback was saved on this machine."
+    except (ValueError, IndexError, KeyError, TypeError):
+        pass
+    return None, turns, ""
+
+
+def write_export(turns: list, folder: Path) -> str | None:
+    if not turns:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ncpi-qa-conversation-{secrets.token_hex(4)}.md"
+    path.write_text(R.export_markdown(turns), encoding="utf-8")
+    return str(path)
+
+
+def status_html(message: str) -> str:
+    return f'<p class="status" role="status" aria-live="polite">{R.esc(message)}</p>'
+
+
+def browser_secret(settings) -> str:
+    """A per-install key for the encrypted browser history, kept beside the index."""
+    path = Path(settings.store_dir) / ".browser-secret"
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(16)
+        path.write_text(value)
+        return value
+    except OSError:
+        return secrets.token_hex(16)
+
+
+# ---------------------------------------------------------------------------- the app
+
+
+def create_app(qa):
+    """The chat app around an already-loaded ``QA`` (or a ``Holder``). Start it with ``serve``."""
+    offline_env()
+    import gradio as gr
+
+    from ncpi_qa.apps.ui_assets import CSS, HEAD, theme  # noqa: F401  (used by serve)
+
+    holder = _holder(qa)
+    settings = holder.qa.settings
+    export_dir = Path(tempfile.mkdtemp(prefix="ncpi-qa-export-"))
+
+    def sources_now() -> str:
+        return R.render_sources(holder.qa.store.manifest, holder.qa.store.documents)
+
+    with gr.Blocks(title="NCPI QA — cited answers", analytics_enabled=False) as demo:
+        demo.holder = holder  # tests and launch() reach the live QA through this
+        gr.HTML(
+            "<header><h1>NCPI QA: cited answers from the documents</h1>"
+            "<p>Answers quote the indexed documents word for word and cite each quote; when the "
+            "documents don't answer, it says so. Click a [n] or a source under an answer to see "
+            "the passage.</p></header>",
+            elem_id="intro",
         )
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(
-                    label="Chat",
-                    elem_id="chat",
-                    height=520,
-                    buttons=["copy"],
-                    feedback_options=None,
-                    sanitize_html=True,
-                    allow_tags=False,
-                )
+        turns = gr.State([])
+        saved = gr.BrowserState([], storage_key="ncpi-qa-chat", secret=browser_secret(settings))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chat = gr.HTML(R.render_chat([]), elem_id="chat")
+                status = gr.HTML(status_html(""), elem_id="status")
                 with gr.Row():
                     box = gr.Textbox(
+                        label="Your question",
                         placeholder="Ask a question about the documents…",
-                        show_label=False,
                         elem_id="question",
+                        lines=1,
+                        max_lines=4,
                         scale=5,
+                        max_length=settings.max_question_chars * 2,
                     )
-                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=0, min_width=90)
-                    clear = gr.Button("Clear", elem_id="clear", scale=0, min_width=90)
-                gr.Examples(EXAMPLES, inputs=[box], label="Examples")
-            with gr.Column(scale=2):
-                cites = gr.HTML(render_citations(None, None), elem_id="citations-panel")
-                sources = gr.HTML(render_sources(None), elem_id="sources-panel")
-        outputs = [box, chat, cites, sources]
-        gr.on([box.submit, ask.click], on_submit, [box, chat], outputs, api_name="ask")
-        clear.click(on_clear, None, outputs, api_visibility="private")
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=0, min_width=80)
+                with gr.Row():
+                    clear = gr.Button(
+                        "Clear conversation", elem_id="clear", size="sm", scale=0, min_width=160
+                    )
+                    export = gr.DownloadButton(
+                        "Export as Markdown", elem_id="export", size="sm", scale=0, min_width=160,
+                        interactive=False,
+                    )  # fmt: skip
+                gr.HTML(
+                    '<p class="hint">Clear also deletes the conversation saved in this browser.</p>'
+                )
+                gr.HTML('<h2 class="examples-title">Examples</h2>')
+                with gr.Row(elem_id="examples"):
+                    example_buttons = [
+                        gr.Button(q, size="sm", elem_classes=["example"]) for q in EXAMPLES
+                    ]
+            with gr.Column(scale=2, min_width=320):
+                with gr.Tabs(selected="passage", elem_id="side") as tabs:
+                    with gr.Tab("Passage", id="passage"):
+                        panel = gr.HTML(R.render_panel_empty(), elem_id="panel")
+                    with gr.Tab("Sources", id="sources"):
+                        sources = gr.HTML(sources_now(), elem_id="sources")
+                    with gr.Tab("Add documents", id="add"):
+                        upload_box = gr.File(
+                            label=f"Add a document (PDF, HTML, DOCX, Markdown, text; up to "
+                            f"{settings.upload_max_mb:g} MB)",
+                            file_types=sorted(ALLOWED),
+                            file_count="single",
+                            type="filepath",
+                            elem_id="upload",
+                        )
+                        upload_status = gr.HTML(status_html(""), elem_id="upload-status")
+        action = gr.Textbox(visible="hidden", elem_id="ncpi-action", label="action")
+        action_btn = gr.Button("run action", visible="hidden", elem_id="ncpi-action-btn")
+
+        # -- asking: the question shows at once and Ask is disabled, then the answer
+        def start(message, ts):
+            q = (message or "").strip()
+            return (
+                R.render_chat(ts, pending=q or None),
+                gr.update(interactive=False),
+                gr.update(interactive=False),
+                status_html("Searching the documents…"),
+            )
+
+        def finish(message, ts):
+            ts, turn = answer_turn(holder, message, ts)
+            ok = not turn["error"]
+            n = len(turn["citations"])
+            if turn["error"]:
+                said = "The question could not be answered: see the message."
+            elif turn["abstained"]:
+                said = "The documents don't answer this; closest passages shown."
+            else:
+                said = f"Answer ready with {n} citation{'s' if n != 1 else ''}."
+            if turn.get("searched"):
+                said = f"Searching for: {turn['searched']}. " + said
+            path = write_export(ts, export_dir)
+            return (
+                ts,
+                R.render_chat(ts),
+                gr.update(value="" if ok else message, interactive=True),
+                gr.update(interactive=True),
+                first_panel(holder, ts) if ok else gr.update(),
+                gr.Tabs(selected="passage") if ok else gr.update(),
+                status_html(said),
+                ts,
+                gr.update(value=path, interactive=path is not None),
+            )
+
+        answer_outputs = [turns, chat, box, ask, panel, tabs, status, saved, export]
+        gr.on(
+            [box.submit, ask.click], start, [box, turns], [chat, box, ask, status], queue=False
+        ).then(finish, [box, turns], answer_outputs, api_name="ask")
+        for b in example_buttons:
+            b.click(lambda q: q, [b], [box], queue=False).then(
+                start, [box, turns], [chat, box, ask, status], queue=False
+            ).then(finish, [box, turns], answer_outputs, api_visibility="private")
+
+        # -- clicks inside the rendered HTML (citations, documents, feedback)
+        def on_action(act, ts):
+            html_panel, ts, said = do_action(holder, act, ts)
+            changed = html_panel is not None
+            return (
+                html_panel if changed else gr.update(),
+                gr.Tabs(selected="passage") if changed else gr.update(),
+                ts,
+                R.render_chat(ts),
+                ts,
+                status_html(said),
+                "",
+            )
+
+        action_btn.click(
+            on_action,
+            [action, turns],
+            [panel, tabs, turns, chat, saved, status, action],
+            api_visibility="private",
+            queue=False,
+        )
+
+        def on_clear():
+            return (
+                [],
+                R.render_chat([]),
+                R.render_panel_empty(),
+                [],
+                status_html("Conversation cleared, also from this browser."),
+                "",
+                gr.update(value=None, interactive=False),
+            )
+
+        clear.click(
+            on_clear,
+            None,
+            [turns, chat, panel, saved, status, box, export],
+            api_visibility="private",
+            queue=False,
+        )
+
+        def on_load(raw):
+            ts = R.sanitize_turns(raw, settings.max_history_turns)
+            path = write_export(ts, export_dir)
+            return (
+                ts,
+                R.render_chat(ts),
+                sources_now(),
+                gr.update(value=path, interactive=path is not None),
+            )
+
+        demo.load(on_load, [saved], [turns, chat, sources, export], api_visibility="private")
+
+        def on_upload(path, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
+            if not path:
+                return gr.update(), gr.update(), None
+            message = add_document(holder, path, Path(path).name, progress=progress)
+            return status_html(message), sources_now(), None
+
+        upload_box.upload(
+            on_upload,
+            [upload_box],
+            [upload_status, sources, upload_box],
+            api_visibility="private",
+            concurrency_limit=1,
+        )
     return demo
 
 
-def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, **kwargs):
-    """``demo.launch`` with the offline settings: local only, no share link, no web fonts."""
+def serve(demo, host: str = "127.0.0.1", port: int | None = None, settings=None, **kwargs):
+    """``demo.launch`` with the offline, guarded settings: no share link, no web fonts, no
+    footer or run history, Host/Origin/size checks in front of Gradio, optional login."""
+    offline_env()
+    from starlette.middleware import Middleware
+
+    from ncpi_qa.apps.ui_assets import CSS, HEAD, theme
+
+    settings = settings or demo.holder.qa.settings
+    allowed = {host, *settings.allowed_hosts}
+    max_upload = int(settings.upload_max_mb * 1024 * 1024)
+    guard = Middleware(
+        Guard,
+        allowed_hosts=allowed,
+        max_body=settings.max_request_kb * 1024,
+        max_upload=max_upload + 64 * 1024,
+    )
+    if settings.auth_file and "auth" not in kwargs:
+        kwargs["auth"] = read_auth_file(settings.auth_file)
     return demo.launch(
         server_name=host,
         server_port=port,
@@ -269,26 +406,37 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, **k
         inbrowser=False,
         theme=theme(),
         css=CSS,
+        head=HEAD,
         ssr_mode=False,
         pwa=False,
         mcp_server=False,
         show_error=False,
         enable_monitoring=False,
-        footer_links=["api", "settings"],
+        footer_links=[],
+        run_history=False,
+        max_file_size=max_upload,
+        app_kwargs={"middleware": [guard]},
         **kwargs,
     )
 
 
 def launch(settings, host: str | None = None, port: int | None = None, **kwargs):
     """Build (or update) the index, load the QA pipeline, and serve the chat app."""
+    offline_env()
     from ncpi_qa.index.store import build_index
     from ncpi_qa.qa.pipeline import QA
 
-    build_index(settings)  # a quick no-op when the index is up to date
-    qa = QA(settings)
-    demo = create_app(qa)
     host, port = host or settings.host, port or settings.port
+    warning = check_bind(host, settings.allow_remote)  # refuses before any slow work
+    if settings.auth_file:
+        read_auth_file(settings.auth_file)  # a bad file fails here, with its reason
+    build_index(settings)  # a quick no-op when the index is up to date
+    demo = create_app(QA(settings))
+    where = "local only" if warning is None else "REACHABLE FROM OTHER MACHINES"
+    if warning:
+        login = "login required" if settings.auth_file else "no login: set --auth-file"
+        print(f"{warning} ({login}).", flush=True)
     # Gradio's own banner suggests share=True, which this app never uses: print ours instead.
-    print(f"ncpi-qa chat on http://{host}:{port} (local only; Ctrl-C to stop)", flush=True)
+    print(f"ncpi-qa chat on http://{host}:{port} ({where}; Ctrl-C to stop)", flush=True)
     kwargs.setdefault("quiet", True)
-    return serve(demo, host, port, **kwargs)
+    return serve(demo, host, port, settings=settings, **kwargs)

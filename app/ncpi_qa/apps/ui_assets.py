@@ -1,0 +1,140 @@
+"""The chat page's theme, CSS and the small script that makes rendered HTML clickable.
+
+Colours are chosen for WCAG AA contrast (4.5:1 for text) on the light theme. The script
+has no dependencies and fetches nothing: it forwards clicks on ``[data-action]`` elements to
+a hidden Gradio textbox + button, copies answers to the clipboard, and scrolls a newly
+shown quote into view.
+"""
+
+from __future__ import annotations
+
+
+def theme():
+    """System fonts only (the default theme's web fonts would be a fetch), AA colours."""
+    import gradio as gr
+
+    t = gr.themes.Default(
+        primary_hue=gr.themes.colors.blue,
+        font=["system-ui", "sans-serif"],
+        font_mono=["monospace"],
+    )
+    return t.set(
+        button_primary_background_fill="#1d4ed8",
+        button_primary_background_fill_hover="#1e40af",
+        button_primary_text_color="#ffffff",
+        button_primary_text_color_hover="#ffffff",
+        button_primary_border_color="#1d4ed8",
+        body_text_color_subdued="#4b5563",
+        block_label_text_color="#374151",
+        block_title_text_color="#374151",
+        input_placeholder_color="#6b7280",
+    )
+
+
+CSS = """
+footer { display: none !important; }
+#intro h1 { font-size: 1.5rem; margin: 0.2em 0; }
+#intro p { margin: 0; color: #374151; }
+.ncpi-hidden, #ncpi-action, #ncpi-action-btn { display: none !important; }
+#chatlog { max-height: 60vh; overflow-y: auto; padding: 0.25rem; }
+#chatlog .empty { color: #4b5563; font-style: italic; }
+#chatlog .turn { margin: 0 0 1rem; }
+#chatlog .msg { border-radius: 10px; padding: 0.5rem 0.75rem; margin: 0.3rem 0; color: #111827; }
+#chatlog .msg.user { background: #eef2ff; margin-left: 15%; }
+#chatlog .msg.bot { background: #f9fafb; border: 1px solid #d1d5db; margin-right: 5%; }
+#chatlog .who { display: block; font-size: 0.8rem; font-weight: 600; color: #374151; }
+#chatlog p { margin: 0.25rem 0; line-height: 1.5; }
+#chatlog .answer.error { color: #991b1b; }
+#chatlog .searched, #chatlog .note { font-size: 0.9rem; color: #374151; font-style: italic; }
+#chatlog .cite-ref { background: none; border: none; padding: 0 1px; color: #1d4ed8;
+  text-decoration: underline; cursor: pointer; font: inherit; font-weight: 600; }
+#chatlog .chips { list-style: none; padding: 0; margin: 0.4rem 0; display: flex;
+  flex-wrap: wrap; gap: 0.35rem; }
+#chatlog .chip { border: 1px solid #1d4ed8; color: #1e3a8a; background: #ffffff;
+  border-radius: 999px; padding: 0.15rem 0.6rem; font-size: 0.85rem; cursor: pointer;
+  text-align: left; }
+#chatlog .chip:hover, #chatlog .chip:focus { background: #dbeafe; }
+#chatlog .actions { display: flex; gap: 0.4rem; margin-top: 0.3rem; }
+#chatlog .actions button { border: 1px solid #9ca3af; background: #ffffff; color: #111827;
+  border-radius: 6px; padding: 0.1rem 0.5rem; font-size: 0.85rem; cursor: pointer; }
+#chatlog .actions button[aria-pressed="true"] { background: #dbeafe; border-color: #1d4ed8; }
+.status { min-height: 1.2em; margin: 0.2rem 0; color: #374151; font-size: 0.9rem; }
+.hint { color: #4b5563; font-size: 0.85rem; margin: 0; }
+.examples-title { font-size: 1rem; margin: 0.6rem 0 0.2rem; }
+#examples button { white-space: normal; height: auto; text-align: left; }
+.ncpi-panel { color: #111827; }
+.ncpi-panel h2 { font-size: 1.1rem; margin: 0.2em 0 0.4em; }
+.ncpi-panel .for, .ncpi-panel .meta { color: #374151; font-size: 0.9rem; }
+.ncpi-panel .empty { color: #4b5563; font-style: italic; }
+.ncpi-panel .passage { white-space: pre-wrap; line-height: 1.55; margin: 0.5em 0;
+  max-height: 55vh; overflow-y: auto; border-left: 3px solid #d1d5db; padding-left: 0.6rem; }
+.ncpi-panel mark { background: #ffe066; color: #111111; padding: 0 2px; border-radius: 2px; }
+.ncpi-panel button.open-doc { background: none; border: none; color: #1d4ed8;
+  text-decoration: underline; cursor: pointer; padding: 0; font: inherit; text-align: left; }
+.ncpi-panel table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
+.ncpi-panel th, .ncpi-panel td { border-bottom: 1px solid #d1d5db; padding: 0.3rem;
+  text-align: left; vertical-align: top; }
+.ncpi-panel summary { cursor: pointer; color: #1f2937; }
+@media (max-width: 640px) {
+  #chatlog { max-height: none; }
+  #chatlog .msg.user { margin-left: 0; }
+  #chatlog .msg.bot { margin-right: 0; }
+  .ncpi-panel .passage { max-height: 45vh; }
+}
+"""
+
+HEAD = """
+<script>
+(function () {
+  function send(action) {
+    var box = document.querySelector('#ncpi-action textarea, #ncpi-action input');
+    var btn = document.querySelector('#ncpi-action-btn');
+    if (!box || !btn) { return; }
+    if (/^(cite|doc):/.test(action)) { window.__ncpiScroll = true; }
+    box.value = action;
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+    setTimeout(function () { btn.click(); }, 30);
+  }
+  function copyText(text, el) {
+    function done() {
+      el.textContent = 'Copied';
+      setTimeout(function () { el.textContent = 'Copy'; }, 1500);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { fallback(text); done(); });
+    } else { fallback(text); done(); }
+  }
+  function fallback(text) {
+    var ta = document.createElement('textarea');
+    ta.value = text; ta.setAttribute('readonly', ''); ta.style.position = 'fixed';
+    ta.style.opacity = '0'; document.body.appendChild(ta); ta.select();
+    try { document.execCommand('copy'); } catch (e) {}
+    document.body.removeChild(ta);
+  }
+  document.addEventListener('click', function (e) {
+    var el = e.target.closest && e.target.closest('[data-action]');
+    if (!el) { return; }
+    e.preventDefault();
+    var action = el.getAttribute('data-action');
+    if (action === 'copy') { copyText(el.getAttribute('data-copy') || '', el); return; }
+    send(action);
+  });
+  // a newly shown quote (citation or document) is scrolled into view once
+  var observer = new MutationObserver(function () {
+    var mark = document.querySelector('#panel mark#quote-mark:not([data-seen])');
+    if (mark && window.__ncpiScroll) {
+      window.__ncpiScroll = false;
+      mark.setAttribute('data-seen', '1');
+      setTimeout(function () { mark.scrollIntoView({ block: 'center', behavior: 'auto' }); }, 60);
+    }
+    var log = document.getElementById('chatlog');
+    if (log && !log.hasAttribute('data-seen')) {
+      log.setAttribute('data-seen', '1');
+      log.scrollTop = log.scrollHeight;
+    }
+  });
+  function start() { observer.observe(document.body, { childList: true, subtree: true }); }
+  if (document.body) { start(); } else { document.addEventListener('DOMContentLoaded', start); }
+})();
+</script>
+"""

@@ -1,0 +1,204 @@
+"""Serving the chat app safely: loopback unless asked, Host checked, same-origin writes,
+bounded request bodies, no client-given URLs, optional login.
+
+``Guard`` is a plain ASGI middleware placed in front of Gradio's app (through
+``launch(app_kwargs={"middleware": ...})``), so it sees every request first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ncpi_qa.errors import NcpiError
+
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+UPLOAD_PATH = "/gradio_api/upload"
+
+
+class AuthFileError(NcpiError):
+    """The --auth-file cannot be used."""
+
+
+class RemoteBindError(NcpiError):
+    """Binding to a non-loopback address without saying so."""
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, allow_remote: bool) -> str | None:
+    """None for loopback; a warning to print when remote is allowed; raises otherwise."""
+    if is_loopback(host):
+        return None
+    if not allow_remote:
+        raise RemoteBindError(
+            f"Refusing to listen on {host}: anyone who can reach that address could use the "
+            "app and upload files. Use --allow-remote (or NCPI_QA_ALLOW_REMOTE=true) if you "
+            "mean it, ideally with --auth-file and behind a reverse proxy."
+        )
+    return (
+        f"Warning: listening on {host}, not just this machine. Anyone who can reach it can "
+        "ask questions and add documents"
+    )
+
+
+def read_auth_file(path: Path) -> list[tuple[str, str]]:
+    """'user:password' lines (blank lines and # comments ignored)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise AuthFileError(f"Cannot read the auth file {path}: {e.strerror or e}") from e
+    pairs = []
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, password = line.partition(":")
+        if not sep or not user or not password:
+            raise AuthFileError(f"{path} line {n}: expected 'user:password'")
+        pairs.append((user, password))
+    if not pairs:
+        raise AuthFileError(f"{path} has no 'user:password' line")
+    return pairs
+
+
+def _host_name(value: str) -> str:
+    """'127.0.0.1:7860' -> '127.0.0.1'; '[::1]:7860' -> '::1'."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _urls_elsewhere(obj, host: str, depth: int = 0) -> bool:
+    """True when a JSON payload names a file by a URL on another host (or a file: URL):
+    Gradio would fetch it server-side. The app's own file URLs are fine."""
+    if depth > 40:
+        return True
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in ("path", "url") and isinstance(value, str) and "://" in value[:16]:
+                parts = urlsplit(value)
+                if parts.scheme not in ("http", "https") or (parts.netloc or "").lower() != host:
+                    return True
+            elif _urls_elsewhere(value, host, depth + 1):
+                return True
+    elif isinstance(obj, list):
+        return any(_urls_elsewhere(v, host, depth + 1) for v in obj)
+    return False
+
+
+class Guard:
+    """ASGI middleware: Host allow-list, same-origin writes, body size limits, no foreign URLs."""
+
+    def __init__(self, app, allowed_hosts, max_body: int, max_upload: int) -> None:
+        self.app = app
+        self.allowed = {h.lower() for h in allowed_hosts} | LOOPBACK_NAMES
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    async def _refuse(self, send, status: int, message: str) -> None:
+        body = json.dumps({"error": message}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host_header = headers.get("host", "")
+        if _host_name(host_header) not in self.allowed:
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            return await self._refuse(send, 421, "Host not allowed")
+        if scope["type"] == "websocket":
+            return await self.app(scope, receive, send)
+        method = scope["method"]
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        origin = headers.get("origin")
+        if (
+            origin
+            and origin != "null"
+            and (urlsplit(origin).netloc or "").lower() != host_header.lower()
+        ):
+            return await self._refuse(send, 403, "Cross-origin request refused")
+        if origin == "null" or headers.get("sec-fetch-site") == "cross-site":
+            return await self._refuse(send, 403, "Cross-origin request refused")
+        path = scope.get("path", "")
+        is_upload = path.rstrip("/").endswith(UPLOAD_PATH)
+        limit = self.max_upload if is_upload else self.max_body
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await self._refuse(send, 413, f"Request too large (limit {limit} bytes)")
+        if is_upload:
+            return await self._stream_limited(scope, receive, send, limit)
+        # Small JSON bodies: read them whole (bounded), check, then replay to Gradio.
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                return await self._refuse(send, 413, f"Request too large (limit {limit} bytes)")
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if body[:1] in (b"{", b"["):
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = None
+            if payload is not None and _urls_elsewhere(payload, host_header.lower()):
+                return await self._refuse(send, 400, "Files must be uploaded, not given as URLs")
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _stream_limited(self, scope, receive, send, limit: int):
+        size = 0
+
+        async def counted():
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            return await self.app(scope, counted, send)
+        except _TooLarge:
+            return await self._refuse(send, 413, f"Upload too large (limit {limit} bytes)")
+
+
+class _TooLarge(Exception):
+    pass
