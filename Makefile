@@ -1,10 +1,16 @@
 # One-word tasks. `make run` starts the chat; `make test` runs the tests.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# .venv holds the runtime only (what `make run` needs). The test and bench extras go into their
+# own small venvs layered on it (a .pth file adds .venv's site-packages), so neither leaks into
+# .venv and neither installs torch again.
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 BIN := $(VENV)/bin
+TEST_VENV := .venv-test
+TEST_BIN := $(TEST_VENV)/bin
+BENCH_VENV := .venv-bench
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -23,16 +29,30 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install -e '.[test]'
+# A venv on top of .venv (its packages seen through a .pth file): $(call layered,DIR)
+define layered
+	$(PYTHON) -m venv $(1)
+	$(PY) -c 'import sysconfig; print("import site; site.addsitedir(%r)" % sysconfig.get_paths()["purelib"])' \
+	  > "$$($(1)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_runtime_venv.pth"
+endef
+
+$(TEST_BIN)/python: | $(PY)
+	$(call layered,$(TEST_VENV))
+
+$(BENCH_VENV)/bin/python: | $(PY)
+	$(call layered,$(BENCH_VENV))
+
+# torch==2.13.0 again as a guard: it is already satisfied from .venv, so nothing else is pulled.
+$(TEST_VENV)/.installed-test: pyproject.toml $(VENV)/.installed | $(TEST_BIN)/python
+	$(TEST_BIN)/python -m pip --disable-pip-version-check -q install -e '.[test]' torch==2.13.0
 	touch $@
 
-$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
-	$(PIP) install -e '.[bench]' torch==2.13.0
+$(BENCH_VENV)/.installed-bench: pyproject.toml $(VENV)/.installed | $(BENCH_VENV)/bin/python
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[bench]' torch==2.13.0
 	touch $@
 
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test browser
+install-test: $(TEST_VENV)/.installed-test browser
 
 # Debian's Chromium drives the browser tests (a test tool's own browser download fails here).
 browser:
@@ -49,25 +69,25 @@ run: install
 	$(BIN)/ncpi-qa app --host 127.0.0.1 --port 7860
 
 test: install-test
-	$(BIN)/pytest
+	$(TEST_BIN)/python -m pytest
 
 test-fast: install-test
-	$(BIN)/pytest -m 'not slow'
+	$(TEST_BIN)/python -m pytest -m 'not slow'
 
 eval: install
 	$(BIN)/ncpi-qa index
 	$(BIN)/ncpi-qa eval --dataset evals/dev.jsonl --report evals/report
 
-bench: $(VENV)/.installed-bench
-	$(BIN)/ncpi-qa bench
+bench: $(BENCH_VENV)/.installed-bench
+	$(BENCH_VENV)/bin/ncpi-qa bench
 
 lint: install-test
-	$(BIN)/ruff check app tests tools
-	$(BIN)/ruff format --check app tests tools
+	$(TEST_BIN)/python -m ruff check app tests tools
+	$(TEST_BIN)/python -m ruff format --check app tests tools
 
 format: install-test
-	$(BIN)/ruff format app tests tools
-	$(BIN)/ruff check --fix app tests tools
+	$(TEST_BIN)/python -m ruff format app tests tools
+	$(TEST_BIN)/python -m ruff check --fix app tests tools
 
 clean:
 	rm -rf index/store test-artifacts .pytest_cache

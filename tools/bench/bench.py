@@ -79,9 +79,9 @@ def check_extra() -> None:
     if gone:
         packages = ", ".join(dict.fromkeys(needed[m] for m in gone))
         raise NcpiError(
-            f"ncpi-qa bench needs packages that are not installed: {packages}. Install the "
-            "benchmark's extra and run it with `make bench` (or: .venv/bin/pip install -e "
-            "'.[bench]' torch==2.13.0)."
+            f"ncpi-qa bench needs packages that are not installed: {packages}. Run it with "
+            "`make bench`, which installs the benchmark's extra (into .venv-bench, on top of "
+            ".venv) first."
         )
 
 
