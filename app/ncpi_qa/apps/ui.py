@@ -138,15 +138,25 @@ def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
                 f"Citation {n} of answer {i + 1} shown.",
             )
         if kind == "doc":
+            # doc:ID:T:N opens at turn T's citation N; doc:ID (from Sources) at the latest
+            # citation of this document in the conversation, if there is one
             parts = rest.split(":")
-            doc_id, start, end = parts[0], None, None
+            doc_id = parts[0]
             if len(parts) == 3:
                 i, n = int(parts[1]), int(parts[2])
-                cite = next((c for c in turns[i]["citations"] if c["n"] == n), None)
-                if cite is not None and cite["doc_id"] == doc_id:
-                    text = R._doc_text(docs, doc_id) or ""
-                    if text[cite["start"] : cite["end"]] == cite.get("quote"):
-                        start, end = cite["start"], cite["end"]
+                cites = [c for c in turns[i]["citations"] if c["n"] == n]
+            else:
+                cites = [c for t in reversed(turns) for c in t.get("citations") or []]
+            text = R._doc_text(docs, doc_id) or ""
+            cite = next(
+                (
+                    c
+                    for c in cites
+                    if c["doc_id"] == doc_id and text[c["start"] : c["end"]] == c.get("quote")
+                ),
+                None,
+            )
+            start, end = (cite["start"], cite["end"]) if cite else (None, None)
             doc = docs.get(doc_id)
             title = doc.title if doc is not None else doc_id
             return R.render_document(doc, start, end), turns, f"Document {title} shown."

@@ -33,6 +33,7 @@ def theme():
 
 CSS = """
 footer { display: none !important; }
+button[role="tab"].selected { color: #1d4ed8 !important; }
 #intro h1 { font-size: 1.5rem; margin: 0.2em 0; }
 #intro p { margin: 0; color: #374151; }
 .ncpi-hidden, #ncpi-action, #ncpi-action-btn { display: none !important; }
@@ -51,7 +52,7 @@ footer { display: none !important; }
 #chatlog .chips { list-style: none; padding: 0; margin: 0.4rem 0; display: flex;
   flex-wrap: wrap; gap: 0.35rem; }
 #chatlog .chip { border: 1px solid #1d4ed8; color: #1e3a8a; background: #ffffff;
-  border-radius: 999px; padding: 0.15rem 0.6rem; font-size: 0.85rem; cursor: pointer;
+  border-radius: 12px; padding: 0.15rem 0.6rem; font-size: 0.85rem; cursor: pointer;
   text-align: left; }
 #chatlog .chip:hover, #chatlog .chip:focus { background: #dbeafe; }
 #chatlog .actions { display: flex; gap: 0.4rem; margin-top: 0.3rem; }
@@ -83,14 +84,27 @@ footer { display: none !important; }
 }
 """
 
-HEAD = """
+HEAD = r"""
 <script>
 (function () {
   function send(action) {
     var box = document.querySelector('#ncpi-action textarea, #ncpi-action input');
     var btn = document.querySelector('#ncpi-action-btn');
     if (!box || !btn) { return; }
-    if (/^(cite|doc):/.test(action)) { window.__ncpiScroll = true; }
+    if (/^(cite|doc):/.test(action)) {
+      // only the quote this click brings up is scrolled to, not the one shown now
+      document.querySelectorAll('#panel mark').forEach(function (old) {
+        old.setAttribute('data-seen', '1');
+      });
+      window.__ncpiScroll = true;
+      var m = /^cite:(\d+):(\d+)$/.exec(action);
+      var shown = m && document.querySelector(
+        '#panel .citation-view[data-turn="' + m[1] + '"][data-n="' + m[2] + '"] mark');
+      if (shown) {  // already open: the page will not change, so scroll to it now
+        window.__ncpiScroll = false;
+        shown.scrollIntoView({ block: 'center', behavior: 'auto' });
+      }
+    }
     box.value = action;
     box.dispatchEvent(new Event('input', { bubbles: true }));
     setTimeout(function () { btn.click(); }, 30);
