@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run index test test-fast lint format bench eval install install-test browser clean
+.PHONY: run index test test-fast lint format bench eval install install-test browser axe clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; \
 	fi
+
+# axe-core (the browser test's accessibility check) from npm into the git-ignored
+# test-artifacts/; the test injects it from disk, so the page never fetches it.
+axe:
+	@[ -f test-artifacts/node_modules/axe-core/axe.min.js ] || \
+	  npm install --prefix test-artifacts --no-audit --no-fund --silent axe-core@4
 
 index: install
 	$(BIN)/ncpi-qa index
