@@ -131,7 +131,7 @@ def test_dev_rows_are_the_answerable_rows_with_a_support():
     assert len(qs) == 200 and qs[: len(rows)] == [r["question"] for r in rows]
 
 
-def test_dev_hits_on_a_store_look_only_in_shipped_documents(fake_index, fake_embedder):
+def test_dev_hits_on_a_store_look_only_in_shipped_documents(fake_index):
     """The serve phase's dev hit@5, on a real (hashing-embedder) store of the fixture corpus:
     a support is found in the shipped documents only, and a hit needs overlapping text."""
     from ncpi_qa.evals.dataset import load_dataset
@@ -149,7 +149,8 @@ def test_dev_hits_on_a_store_look_only_in_shipped_documents(fake_index, fake_emb
         if row["support"][:40] in store.documents[c.doc_id].text[c.start : c.end]
     )
     other = next(c for c in store.chunks if c.doc_id != holder.doc_id)
-    own, wrong = (holder.doc_id, holder.start, holder.end), (other.doc_id, other.start, other.end)
+    own = (holder.doc_id, holder.start, holder.end)
+    wrong = (other.doc_id, holder.start, holder.end)  # the same offsets in another document
     assert dev_hits([row, row], docs, [[wrong, own], [wrong]]) == [True, False]
     not_shipped = shipped_only(store.documents, sources - {store.documents[holder.doc_id].source})
     assert dev_hits([row], not_shipped, [[own]]) == [False]
