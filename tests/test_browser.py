@@ -221,9 +221,12 @@ def _axe(pg) -> list[dict]:
 
 
 def test_axe_desktop_has_no_serious_violations(page, artifacts):
+    from playwright.sync_api import expect
+
     ask(page, Q64, 1)
     page.locator("#turn-0 .chip").first.click()
     page.locator("#panel mark").wait_for()
+    expect(page.locator("#status")).to_contain_text("Citation 1 of answer 1 shown")
     bad = _axe(page)
     (artifacts / "axe-desktop.json").write_text(json.dumps(bad, indent=1))
     assert not bad, [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
@@ -242,6 +245,7 @@ def test_phone_layout(page, artifacts):
     chip.click()
     mark = page.locator("#panel mark")
     expect(mark).to_be_in_viewport(timeout=15_000)  # scrolled to the passage below the chat
+    expect(page.locator("#status")).to_contain_text("Citation 1 of answer 1 shown")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     bad = _axe(page)

@@ -405,3 +405,51 @@ def test_guard_checks_host_origin_size_and_urls():
         "data": [{"path": "/tmp/gradio/x.pdf", "url": "http://127.0.0.1:7860/gradio_api/file=x"}]
     }
     assert c.post("/gradio_api/queue/join", json=own).status_code == 200
+
+
+@pytest.mark.slow
+def test_examples_are_answered_by_the_shipped_corpus(shipped_qa):
+    for question in ui.EXAMPLES:
+        result = shipped_qa.ask(question).to_dict()
+        assert not result["abstained"] and result["citations"], question
+
+
+@pytest.mark.slow
+def test_login_required_with_an_auth_file(tmp_path):
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    import gradio as gr
+
+    from ncpi_qa.settings import Settings
+
+    auth = tmp_path / "auth"
+    auth.write_text("ann:pw\n")
+    settings = Settings(auth_file=auth, store_dir=tmp_path / "store")
+    with gr.Blocks() as demo:
+        gr.Markdown("hi")
+    port = _free_port()
+    ui.serve(demo, "127.0.0.1", port, settings=settings, prevent_thread_lock=True, quiet=True)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + "config", timeout=10)
+        assert refused.value.code == 401
+        data = urllib.parse.urlencode({"username": "ann", "password": "wrong"}).encode()
+        with pytest.raises(urllib.error.HTTPError) as wrong:
+            urllib.request.urlopen(base + "login", data=data, timeout=10)
+        assert wrong.value.code in (400, 401)
+        data = urllib.parse.urlencode({"username": "ann", "password": "pw"}).encode()
+        with urllib.request.urlopen(base + "login", data=data, timeout=10) as r:
+            assert r.status == 200
+    finally:
+        demo.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,29 +1,32 @@
 """The Gradio chat app: ask, read the answer, open each answer's own citations at their source.
 
 Offline: no share link, no analytics, no web fonts, no avatars, no CDN. All document text is
-escaped (``ui_render``). The handlers (``answer_turn``, ``do_action``, ``clear``, ``restore``,
-``upload``) are plain functions over a ``Holder`` of the current ``QA`` and a list of turns,
-so tests call them without a server; ``create_app`` wires them into ``gr.Blocks`` and
-``serve``/``launch`` start it (``ui_server`` guards the HTTP side).
+escaped (``ui_render``). The handlers (``ui_handlers``: ``answer_turn``, ``do_action``, ...;
+``ui_uploads.add_document``) are plain functions over a ``Holder`` of the current ``QA`` and
+a list of turns (``ui_turns``), so tests call them without a server; ``create_app`` wires
+them into ``gr.Blocks``, ``serve``/``launch`` start it (``ui_server`` guards the HTTP side,
+``ui_assets`` holds the theme, CSS and the page script).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import secrets
 import tempfile
-import time
 from pathlib import Path
 
 from ncpi_qa.apps import ui_render as R
+from ncpi_qa.apps.ui_handlers import (  # noqa: F401  (re-exported: the app's handler API)
+    _holder,
+    answer_turn,
+    browser_secret,
+    do_action,
+    first_panel,
+    record_feedback,
+    status_html,
+    write_export,
+)
 from ncpi_qa.apps.ui_server import Guard, check_bind, read_auth_file
-from ncpi_qa.apps.ui_uploads import ALLOWED, Holder, add_document
-from ncpi_qa.errors import NcpiError
-from ncpi_qa.qa.followup import resolve
-
-log = logging.getLogger(__name__)
+from ncpi_qa.apps.ui_uploads import ALLOWED, add_document
 
 EXAMPLES = [
     "How many inspections does the 2019 report draw on?",
@@ -44,159 +47,6 @@ def offline_env() -> None:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # whatever the environment says
     for k, v in OFFLINE_ENV.items():
         os.environ.setdefault(k, v)
-
-
-# ---------------------------------------------------------------------------- handlers
-
-
-def _holder(qa_or_holder) -> Holder:
-    return qa_or_holder if isinstance(qa_or_holder, Holder) else Holder(qa_or_holder)
-
-
-def answer_turn(holder, message: str | None, turns: list | None) -> tuple[list, dict]:
-    """Ask ``message`` (resolved against earlier questions when it leans on them); return the
-    new turns and the new turn. Errors become a turn with ``error: True``."""
-    holder = _holder(holder)
-    qa = holder.qa
-    turns = list(turns or [])
-    question = (message or "").strip()
-    earlier = [t.get("searched") or t["q"] for t in turns if not t.get("error")]
-    searched = resolve(question, earlier) if question else None
-    try:
-        result = qa.ask(searched or message or "").to_dict()
-        turn = R.make_turn(question, searched, result)
-    except NcpiError as e:
-        turn = R.make_turn(question, searched, None, f"Sorry: {e}")
-    except Exception as e:  # keep the app alive; the traceback goes to the log only
-        log.exception("question failed")
-        turn = R.make_turn(
-            question,
-            searched,
-            None,
-            f"Sorry: something went wrong ({type(e).__name__}). See the server log.",
-        )
-    turns.append(turn)
-    max_turns = getattr(getattr(qa, "settings", None), "max_history_turns", 50)
-    return turns[-max_turns:], turn
-
-
-def first_panel(holder, turns: list) -> str:
-    """The side panel after an answer: its first citation, or the closest passages."""
-    if not turns or turns[-1].get("error"):
-        return R.render_panel_empty()
-    i, t = len(turns) - 1, turns[-1]
-    docs = _holder(holder).qa.store.documents
-    if t["citations"]:
-        return R.render_citation(turns, i, t["citations"][0]["n"], docs)
-    if t.get("abstained"):
-        return R.render_closest(turns, i, docs)
-    return R.render_panel_empty()
-
-
-def feedback_path(settings) -> Path:
-    return Path(settings.feedback_path or Path(settings.store_dir) / "feedback.jsonl")
-
-
-def record_feedback(settings, turn: dict, rating: str) -> Path:
-    """Append one JSON line: the question, what was searched, the answer, its citations."""
-    path = feedback_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    row = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "rating": rating,
-        "question": turn["q"],
-        "searched": turn.get("searched"),
-        "answer": turn.get("answer"),
-        "abstained": turn.get("abstained"),
-        "citations": [
-            {k: c.get(k) for k in ("n", "doc_id", "start", "end", "quote")}
-            for c in turn.get("citations") or []
-        ],
-    }
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
-
-
-def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
-    """A click in the page: ``cite:T:N``, ``doc:ID[:T:N]``, ``fb:T:up|down``.
-
-    Returns (side panel HTML or None for unchanged, turns, status message)."""
-    holder = _holder(holder)
-    turns = list(turns or [])
-    docs = holder.qa.store.documents
-    kind, _, rest = (action or "").partition(":")
-    try:
-        if kind == "cite":
-            i, n = (int(x) for x in rest.split(":"))
-            t = turns[i] if 0 <= i < len(turns) else None
-            if t is not None and not t["citations"] and t.get("abstained"):
-                return R.render_closest(turns, i, docs), turns, "Closest passages shown."
-            return (
-                R.render_citation(turns, i, n, docs),
-                turns,
-                f"Citation {n} of answer {i + 1} shown.",
-            )
-        if kind == "doc":
-            # doc:ID:T:N opens at turn T's citation N; doc:ID (from Sources) at the latest
-            # citation of this document in the conversation, if there is one
-            parts = rest.split(":")
-            doc_id = parts[0]
-            if len(parts) == 3:
-                i, n = int(parts[1]), int(parts[2])
-                cites = [c for c in turns[i]["citations"] if c["n"] == n]
-            else:
-                cites = [c for t in reversed(turns) for c in t.get("citations") or []]
-            text = R._doc_text(docs, doc_id) or ""
-            cite = next(
-                (
-                    c
-                    for c in cites
-                    if c["doc_id"] == doc_id and text[c["start"] : c["end"]] == c.get("quote")
-                ),
-                None,
-            )
-            start, end = (cite["start"], cite["end"]) if cite else (None, None)
-            doc = docs.get(doc_id)
-            title = doc.title if doc is not None else doc_id
-            return R.render_document(doc, start, end), turns, f"Document {title} shown."
-        if kind == "fb":
-            i_s, rating = rest.split(":")
-            i = int(i_s)
-            if rating in ("up", "down") and 0 <= i < len(turns) and not turns[i].get("error"):
-                turns[i] = {**turns[i], "feedback": rating}
-                record_feedback(holder.qa.settings, turns[i], rating)
-                return None, turns, "Thanks: your feedback was saved on this machine."
-    except (ValueError, IndexError, KeyError, TypeError):
-        pass
-    return None, turns, ""
-
-
-def write_export(turns: list, folder: Path) -> str | None:
-    if not turns:
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"ncpi-qa-conversation-{secrets.token_hex(4)}.md"
-    path.write_text(R.export_markdown(turns), encoding="utf-8")
-    return str(path)
-
-
-def status_html(message: str) -> str:
-    return f'<p class="status" role="status" aria-live="polite">{R.esc(message)}</p>'
-
-
-def browser_secret(settings) -> str:
-    """A per-install key for the encrypted browser history, kept beside the index."""
-    path = Path(settings.store_dir) / ".browser-secret"
-    try:
-        if path.exists():
-            return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_hex(16)
-        path.write_text(value)
-        return value
-    except OSError:
-        return secrets.token_hex(16)
 
 
 # ---------------------------------------------------------------------------- the app
@@ -314,12 +164,23 @@ def create_app(qa):
 
         answer_outputs = [turns, chat, box, ask, panel, tabs, status, saved, export]
         gr.on(
-            [box.submit, ask.click], start, [box, turns], [chat, box, ask, status], queue=False
-        ).then(finish, [box, turns], answer_outputs, api_name="ask")
+            [box.submit, ask.click],
+            start,
+            [box, turns],
+            [chat, box, ask, status],
+            queue=False,
+            show_progress="hidden",
+        ).then(finish, [box, turns], answer_outputs, api_name="ask", show_progress="hidden")
         for b in example_buttons:
-            b.click(lambda q: q, [b], [box], queue=False).then(
-                start, [box, turns], [chat, box, ask, status], queue=False
-            ).then(finish, [box, turns], answer_outputs, api_visibility="private")
+            b.click(lambda q: q, [b], [box], queue=False, show_progress="hidden").then(
+                start, [box, turns], [chat, box, ask, status], queue=False, show_progress="hidden"
+            ).then(
+                finish,
+                [box, turns],
+                answer_outputs,
+                api_visibility="private",
+                show_progress="hidden",
+            )
 
         # -- clicks inside the rendered HTML (citations, documents, feedback)
         def on_action(act, ts):
@@ -341,6 +202,7 @@ def create_app(qa):
             [panel, tabs, turns, chat, saved, status, action],
             api_visibility="private",
             queue=False,
+            show_progress="hidden",
         )
 
         def on_clear():
@@ -360,6 +222,7 @@ def create_app(qa):
             [turns, chat, panel, saved, status, box, export],
             api_visibility="private",
             queue=False,
+            show_progress="hidden",
         )
 
         def on_load(raw):
@@ -372,7 +235,13 @@ def create_app(qa):
                 gr.update(value=path, interactive=path is not None),
             )
 
-        demo.load(on_load, [saved], [turns, chat, sources, export], api_visibility="private")
+        demo.load(
+            on_load,
+            [saved],
+            [turns, chat, sources, export],
+            api_visibility="private",
+            show_progress="hidden",
+        )
 
         def on_upload(path, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
             if not path:
