@@ -99,7 +99,9 @@ def page(chromium, app, request, artifacts):
     pg.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert urls, "no request was recorded"
-    outside = sorted({u for u in urls if urlparse(u).hostname != "127.0.0.1"})
+    outside = sorted(
+        {u for u in urls if urlparse(u).scheme != "data" and urlparse(u).hostname != "127.0.0.1"}
+    )
     assert not outside, f"the page fetched from outside 127.0.0.1: {outside}"
 
 
@@ -289,6 +291,12 @@ def test_upload_pdf_then_cited_answer_with_its_page(page, app, tmp_path):
     expect(chip.first).to_be_visible()
     chip.first.click()
     expect(page.locator("#panel mark")).to_contain_text("37 cells")
+    # the whole document opens with page 2 as printed, the quote marked on it
+    page.get_by_role("button", name="Open the whole document at this quote").click()
+    image = page.locator('#panel .document-view img[data-page="2"]')
+    expect(image).to_have_attribute("data-marked", "true", timeout=15_000)
+    assert image.evaluate("i => i.complete && i.naturalWidth > 300")
+    expect(page.locator("#panel .document-view mark")).to_contain_text("37 cells")
     page.get_by_role("tab", name="Sources").click()
     expect(page.locator("#sources")).to_contain_text("Delta custody inspection")
 

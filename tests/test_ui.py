@@ -453,3 +453,45 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _two_page_pdf(path, fact: str) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    pdf.add_page()
+    pdf.multi_cell(0, 8, "Delta inspection\n\nThis inspection looked at the custody suites.")
+    pdf.add_page()
+    pdf.multi_cell(0, 8, f"Findings\n\n{fact} Each cell was checked twice a day.")
+    pdf.output(str(path))
+
+
+def test_pdf_page_is_rendered_with_the_quote_marked(tmp_path):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ncpi_qa.apps.ui_pdfpage import MARK_LINE, find_quote, page_image
+
+    fact = "The delta inspection of Northshire custody suites found 37 cells in use."
+    pdf = tmp_path / "delta.pdf"
+    _two_page_pdf(pdf, fact)
+
+    def outline_pixels(uri: str) -> int:
+        img = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB")
+        return int((np.asarray(img) == np.array(MARK_LINE[:3], dtype=np.uint8)).all(axis=2).sum())
+
+    uri, marked = page_image(pdf, 2, fact)
+    assert marked and uri.startswith("data:image/png;base64,")
+    assert outline_pixels(uri) > 100
+    plain, marked = page_image(pdf, 1, fact)  # not on page 1: rendered, nothing marked
+    assert not marked and outline_pixels(plain) == 0
+    assert page_image(pdf, 3, fact) is None
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4 nothing")
+    assert page_image(bad, 1, fact) is None
+    assert find_quote("Some  text\r\nacross lines here", "text across LINES") == (6, 18)
+    assert find_quote("abc", "zzz") is None

@@ -127,7 +127,8 @@ def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
             start, end = (cite["start"], cite["end"]) if cite else (None, None)
             doc = docs.get(doc_id)
             title = doc.title if doc is not None else doc_id
-            return R.render_document(doc, start, end), turns, f"Document {title} shown."
+            png = pdf_page(holder.qa.settings, doc, cite) if cite else None
+            return R.render_document(doc, start, end, png), turns, f"Document {title} shown."
         if kind == "fb":
             i_s, rating = rest.split(":")
             i = int(i_s)
@@ -165,3 +166,20 @@ def browser_secret(settings) -> str:
         return value
     except OSError:
         return secrets.token_hex(16)
+
+
+def pdf_page(settings, doc, cite: dict):
+    """(data URI, quote marked?, page number) of the PDF page a citation is on, or None."""
+    if doc is None or doc.kind != "pdf" or settings is None:
+        return None
+    number = R.page_of(doc, cite["start"])
+    corpus = Path(settings.corpus_dir)
+    path = corpus / doc.source
+    if not path.is_file():
+        path = next((p for p in corpus.rglob(doc.source) if p.is_file()), None)
+    if number is None or path is None:
+        return None
+    from ncpi_qa.apps.ui_pdfpage import page_image
+
+    rendered = page_image(path, number, cite.get("quote"))
+    return None if rendered is None else (*rendered, number)

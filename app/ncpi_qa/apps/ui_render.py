@@ -230,8 +230,9 @@ def page_of(doc, offset: int) -> int | None:
     return None
 
 
-def render_document(doc, start: int | None = None, end: int | None = None) -> str:
-    """A whole document's extracted text; the quote [start:end] marked when given and valid."""
+def render_document(doc, start: int | None = None, end: int | None = None, page_png=None) -> str:
+    """A whole document's extracted text; the quote [start:end] marked when given and valid.
+    ``page_png`` is (data URI, quote marked?, page number) of a PDF's page, shown first."""
     if doc is None:
         return render_panel_empty("That document is not in the index any more.")
     text = doc.text
@@ -242,11 +243,21 @@ def render_document(doc, start: int | None = None, end: int | None = None) -> st
         intro = f'<p class="for">The highlighted text is the quote{esc(where)}.</p>'
     else:
         body, intro = esc(text), ""
+    figure = ""
+    if page_png is not None:
+        uri, marked, number = page_png
+        alt = f"Page {number} of {doc.title}" + (", the quote marked" if marked else "")
+        figure = (
+            f'<details class="page-image" open><summary>Page {esc(number)} as printed'
+            f"{'' if marked else ' (the quote could not be located on the image)'}</summary>"
+            f'<img src="{esc(uri)}" alt="{esc(alt)}" data-page="{esc(number)}" '
+            f'data-marked="{str(marked).lower()}"></details>'
+        )
     return (
         f'<section class="ncpi-panel document-view" data-doc="{esc(doc.doc_id)}" '
         f'aria-label="Document">'
         f"<h2>{esc(doc.title)}</h2>"
-        f'<p class="meta">{esc(doc.kind)} · {esc(doc.source)}</p>{intro}'
+        f'<p class="meta">{esc(doc.kind)} · {esc(doc.source)}</p>{intro}{figure}'
         f'<div class="passage doc-text">{body}</div></section>'
     )
 
