@@ -53,8 +53,9 @@ def test_long_paragraph_is_split_at_sentences():
 def test_seed_sections():
     doc = load_document(SHIPPED_CORPUS / "ncpi-2019-commissioner-page.md")
     chunks = chunk_document(doc)
-    assert chunks[-1].section == "PCC's response"
-    assert chunks[0].section == ""  # the document title is not repeated as a section
+    h1 = "HMICFRS - National Child Protection Inspections 2019"  # not the title (front matter)
+    assert chunks[-1].section == f"{h1} › PCC's response"
+    assert chunks[0].section == h1
 
 
 def test_sentence_splitter_abbreviations_and_lists():
