@@ -320,3 +320,67 @@ def test_large_embedding_work_logs_time_left(fake_embedder):
     assert np.allclose(vecs[4321], fake_embedder.encode([texts[4321]])[0])
     assert logged and logged[0].startswith("  embedded 2048/5000 texts, about ")
     assert logged[0].endswith(" left")
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+import ncpi_qa.index.embedding as embedding
+import ncpi_qa.index.store as store
+from ncpi_qa.apps.cli import main
+
+embedding.get_embedder = lambda *a, **k: embedding.HashingEmbedder()
+pause = Path(sys.argv[1]) if sys.argv[1] != "-" else None
+
+def checkpoint(stage, store_dir):
+    if pause is not None and stage == "written":  # paused just before the CURRENT switch
+        (pause / "paused").touch()
+        while not (pause / "go").exists():
+            time.sleep(0.02)
+
+store.build_checkpoint = checkpoint
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_two_index_processes_race_and_the_index_ends_consistent(settings, fake_embedder, tmp_path):
+    """Two real `ncpi-qa index` processes: A pauses just before its CURRENT switch (until told
+    to go), B starts meanwhile on a changed corpus. B waits for A's lock, then indexes."""
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    build_index(settings, embedder=fake_embedder, log=quiet)
+    first = set(Store.load(settings.store_dir).documents)
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    argv = ["index", "--corpus", str(settings.corpus_dir), "--store", str(settings.store_dir)]
+    env = {"PYTHONPATH": str(ROOT / "app"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+
+    def start(pause, name, *extra):
+        err = open(tmp_path / f"{name}.err", "w")  # noqa: SIM115 - closed by the process end
+        cmd = [sys.executable, "-c", RACER, pause, *argv, *extra]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
+
+    a = start(str(sync), "a", "--rebuild")
+    for _ in range(1200):
+        if (sync / "paused").exists() or a.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert (sync / "paused").exists(), (tmp_path / "a.err").read_text()
+    (settings.corpus_dir / "late.txt").write_text("Late\n\nA late note: 9 children were seen.\n")
+    b = start("-", "b")
+    for _ in range(1200):
+        if "waiting" in (tmp_path / "b.err").read_text() or b.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert "Another build is writing" in (tmp_path / "b.err").read_text()
+    assert b.poll() is None  # still waiting for A
+    (sync / "go").touch()
+    out_a, _ = a.communicate(timeout=120)
+    out_b, _ = b.communicate(timeout=120)
+    assert a.returncode == 0 and b.returncode == 0, (tmp_path / "b.err").read_text()
+    assert out_a.startswith("Indexed 4 documents") and out_b.startswith("Indexed 5 documents")
+    _assert_consistent_and_answering(settings, fake_embedder, first | {"late"})
