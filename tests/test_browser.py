@@ -208,6 +208,12 @@ def test_follow_up_is_resolved(page):
     searched = page.locator("#turn-1 .searched")
     expect(searched).to_have_text("Searching for: When did joint targeted area inspections start?")
     expect(page.locator("#status")).to_contain_text("Searching for:")
+    # a question that is too long: the reason is shown and the text stays in the box
+    box = page.get_by_label("Your question")
+    box.fill("why " * 600)
+    box.press("Enter")
+    expect(page.locator("#turn-2 .answer.error")).to_contain_text("2000", timeout=30_000)
+    expect(box).to_have_value("why " * 600)
 
 
 def _axe(pg) -> list[dict]:

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -495,3 +496,40 @@ def test_pdf_page_is_rendered_with_the_quote_marked(tmp_path):
     assert page_image(bad, 1, fact) is None
     assert find_quote("Some  text\r\nacross lines here", "text across LINES") == (6, 18)
     assert find_quote("abc", "zzz") is None
+
+
+@pytest.mark.slow
+def test_app_switches_to_an_index_built_while_it_runs(tmp_path, embedder):
+    from ncpi_qa.index.store import build_index
+    from ncpi_qa.qa.pipeline import QA
+    from ncpi_qa.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "alpha.txt").write_text("Alpha review\n\nThe alpha review took 6 weeks in 2018.\n")
+    settings = Settings(corpus_dir=corpus, store_dir=tmp_path / "store")
+    build_index(settings, embedder=embedder, log=lambda m: None)
+    holder = Holder(QA(settings, embedder=embedder))
+    old = holder.qa
+    turns, _ = ui.answer_turn(holder, "How long did the alpha review take?", [])
+    assert holder.qa is old  # nothing new: no reload
+    (corpus / "omega.txt").write_text(
+        "Omega review\n\nThe omega review of custody took 14 weeks.\n"
+    )
+    build_index(settings, embedder=embedder, log=lambda m: None)  # as `ncpi-qa index` would
+    turns, turn = ui.answer_turn(holder, "How long did the omega review of custody take?", turns)
+    assert holder.qa is not old and len(holder.qa.store.documents) == 2
+    assert not turn["abstained"] and "14 weeks" in turn["answer"]
+
+
+def test_export_files_do_not_pile_up(tmp_path):
+    import time as _time
+
+    turn, _, quote = _hostile()
+    first = Path(ui.write_export([turn], tmp_path))
+    assert quote in first.read_text(encoding="utf-8")
+    old = _time.time() - 2 * 3600
+    os.utime(first, (old, old))
+    second = Path(ui.write_export([turn], tmp_path))
+    assert second.exists() and not first.exists()
+    assert ui.write_export([], tmp_path) is None

@@ -11,6 +11,7 @@ from pathlib import Path
 from ncpi_qa.errors import (
     BadArgumentError,
     NcpiError,
+    PortUnavailableError,
     QuestionEncodingError,
     RemoteBindRefusedError,
     UnexpectedError,
@@ -156,9 +157,15 @@ def cmd_app(args) -> int:
     # itself (launch) checks again and prints a warning when remote access is allowed.
     if not is_loopback(host) and not (args.allow_remote or getattr(s, "allow_remote", False)):
         raise RemoteBindRefusedError(host)
+    port = args.port or s.port
+    if not 1 <= port <= 65535:
+        raise BadArgumentError(f"--port must be between 1 and 65535 (got {port}), e.g. 7860.")
     from ncpi_qa.apps.ui import launch
 
-    launch(s, host=args.host, port=args.port)
+    try:
+        launch(s, host=args.host, port=args.port)
+    except OSError as e:  # the port is taken, the address is not this machine's, ...
+        raise PortUnavailableError(host, port, e) from e
     return 0
 
 

@@ -22,6 +22,7 @@ from ncpi_qa.apps.ui_handlers import (  # noqa: F401  (re-exported: the app's ha
     do_action,
     first_panel,
     record_feedback,
+    refresh,
     status_html,
     write_export,
 )
@@ -66,7 +67,11 @@ def create_app(qa):
     def sources_now() -> str:
         return R.render_sources(holder.qa.store.manifest, holder.qa.store.documents)
 
-    with gr.Blocks(title="NCPI QA — cited answers", analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="NCPI QA — cited answers",
+        analytics_enabled=False,
+        delete_cache=(3600, 3600),  # Gradio's copies of exports and uploads, hourly
+    ) as demo:
         demo.holder = holder  # tests and launch() reach the live QA through this
         gr.HTML(
             "<header><h1>NCPI QA: cited answers from the documents</h1>"
@@ -226,6 +231,7 @@ def create_app(qa):
         )
 
         def on_load(raw):
+            refresh(holder)
             ts = R.sanitize_turns(raw, settings.max_history_turns)
             path = write_export(ts, export_dir)
             return (

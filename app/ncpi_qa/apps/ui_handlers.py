@@ -21,10 +21,33 @@ def _holder(qa_or_holder) -> Holder:
     return qa_or_holder if isinstance(qa_or_holder, Holder) else Holder(qa_or_holder)
 
 
+def refresh(holder: Holder) -> bool:
+    """Switch to a newer index generation (built by ``ncpi-qa index`` while the app runs):
+    a fresh ``QA`` on the same encoder; answers in flight keep the one they started with."""
+    store = getattr(holder.qa, "store", None)
+    is_stale = getattr(store, "is_stale", None)
+    if is_stale is None or not holder.lock.acquire(blocking=False):
+        return False
+    try:
+        if not is_stale():
+            return False
+        from ncpi_qa.qa.pipeline import QA
+
+        holder.qa = QA(holder.qa.settings, embedder=holder.qa.embedder)
+        log.info("switched to the new index generation")
+        return True
+    except Exception:  # keep answering from the loaded index
+        log.exception("could not load the new index generation")
+        return False
+    finally:
+        holder.lock.release()
+
+
 def answer_turn(holder, message: str | None, turns: list | None) -> tuple[list, dict]:
     """Ask ``message`` (resolved against earlier questions when it leans on them); return the
     new turns and the new turn. Errors become a turn with ``error: True``."""
     holder = _holder(holder)
+    refresh(holder)
     qa = holder.qa
     turns = list(turns or [])
     question = (message or "").strip()
@@ -91,6 +114,7 @@ def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
 
     Returns (side panel HTML or None for unchanged, turns, status message)."""
     holder = _holder(holder)
+    refresh(holder)
     turns = list(turns or [])
     docs = holder.qa.store.documents
     kind, _, rest = (action or "").partition(":")
@@ -141,10 +165,22 @@ def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
     return None, turns, ""
 
 
+EXPORT_MAX_AGE_S = 3600
+
+
 def write_export(turns: list, folder: Path) -> str | None:
+    """The conversation as a Markdown file for the download button; files older than an
+    hour are removed first, so a long-running server does not pile them up."""
     if not turns:
         return None
     folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - EXPORT_MAX_AGE_S
+    for old in folder.glob("ncpi-qa-conversation-*.md"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass
     path = folder / f"ncpi-qa-conversation-{secrets.token_hex(4)}.md"
     path.write_text(R.export_markdown(turns), encoding="utf-8")
     return str(path)
