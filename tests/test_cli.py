@@ -245,3 +245,18 @@ def test_collision_corpus_every_file_its_own_document_and_answer(
         _, hits = loaded.faiss_index.search(np.asarray(q, dtype=np.float32), 1)
         best = loaded.chunks[int(hits[0][0])]
         assert best.doc_id == by_source[name] and fact in best.text
+
+
+def test_app_port_problems_are_messages(monkeypatch, capsys):
+    import ncpi_qa.apps.ui as ui
+
+    def taken(*a, **k):
+        raise OSError(errno.EADDRINUSE, "Address already in use")
+
+    monkeypatch.setattr(ui, "launch", taken)
+    assert main(["app", "--port", "7999"]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot serve the app on 127.0.0.1:7999 (Address already in use)" in err
+    assert "--port N" in err
+    assert main(["app", "--port", "70000"]) == 2
+    assert "--port must be between 1 and 65535 (got 70000)" in capsys.readouterr().err

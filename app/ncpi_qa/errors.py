@@ -174,3 +174,14 @@ class UnexpectedError(NcpiError):
             f"Unexpected error ({type(err).__name__}: {err}). This is a bug: please report it "
             "with the command you ran (NCPI_QA_DEBUG=1 shows the traceback)."
         )
+
+
+class PortUnavailableError(NcpiError):
+    code = "port_unavailable"
+
+    def __init__(self, host, port, err: OSError):
+        super().__init__(
+            f"Cannot serve the app on {host}:{port} ({err.strerror or err}). Another program "
+            "(or another ncpi-qa app) may be using that port: stop it, or pick another with "
+            "--port N (env NCPI_QA_PORT)."
+        )
