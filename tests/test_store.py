@@ -384,3 +384,53 @@ def test_two_index_processes_race_and_the_index_ends_consistent(settings, fake_e
     assert a.returncode == 0 and b.returncode == 0, (tmp_path / "b.err").read_text()
     assert out_a.startswith("Indexed 4 documents") and out_b.startswith("Indexed 5 documents")
     _assert_consistent_and_answering(settings, fake_embedder, first | {"late"})
+
+
+@pytest.mark.parametrize("stage", ["locked", "written"])
+def test_build_killed_mid_way_leaves_old_index_and_no_lock(
+    settings, fake_embedder, tmp_path, stage
+):
+    """kill -9 while holding the lock (just after taking it, or with the new generation
+    complete but CURRENT not switched): the old index still loads, the lock is free, and the
+    next build clears what the dead one left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    build_index(settings, embedder=fake_embedder, log=quiet)
+    old = current_generation(settings.store_dir)
+    (settings.corpus_dir / "extra.txt").write_text("Extra\n\nA new note about custody.\n")
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    racer = RACER.replace('stage == "written"', f'stage == "{stage}"')
+    argv = ["index", "--corpus", str(settings.corpus_dir), "--store", str(settings.store_dir)]
+    env = {"PYTHONPATH": str(ROOT / "app"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", racer, str(sync), *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(1200):
+        if (sync / "paused").exists() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert (sync / "paused").exists()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    left = {p.name.split("-")[0] for p in settings.store_dir.iterdir()}
+    if stage == "written":  # the dead build's complete generation and pointer are there
+        assert len(_gens(settings.store_dir)) == 2 and list(settings.store_dir.glob(".CURRENT.*"))
+    assert "gen" in left and current_generation(settings.store_dir) == old
+    assert "extra" not in Store.load(settings.store_dir).documents
+    settings.index_lock_timeout = 2  # the dead build's lock is gone: no IndexBusyError
+    report = build_index(settings, embedder=fake_embedder, log=quiet)
+    assert "extra" in report.indexed
+    new = current_generation(settings.store_dir)
+    assert _gens(settings.store_dir) == sorted([old.name, new.name])  # the orphan is gone
+    assert not list(settings.store_dir.glob(".CURRENT.*"))
+    assert not list(settings.store_dir.glob(".tmp-gen-*"))
