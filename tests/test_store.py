@@ -434,3 +434,32 @@ def test_build_killed_mid_way_leaves_old_index_and_no_lock(
     assert _gens(settings.store_dir) == sorted([old.name, new.name])  # the orphan is gone
     assert not list(settings.store_dir.glob(".CURRENT.*"))
     assert not list(settings.store_dir.glob(".tmp-gen-*"))
+
+
+def test_load_rereads_current_when_its_generation_vanishes(settings, fake_embedder, monkeypatch):
+    import ncpi_qa.index.store as store_mod
+
+    build_index(settings, embedder=fake_embedder, log=quiet)
+    gone = current_generation(settings.store_dir)
+    (settings.corpus_dir / "extra.txt").write_text("Extra\n\nA new note about custody.\n")
+    build_index(settings, embedder=fake_embedder, log=quiet)
+    shutil.rmtree(gone)  # as two more builds would have done while we were reading
+    real, calls = store_mod.current_generation, []
+
+    def stale_first(store_dir):
+        calls.append(1)
+        return gone if len(calls) == 1 else real(store_dir)
+
+    monkeypatch.setattr(store_mod, "current_generation", stale_first)
+    store = Store.load(settings.store_dir)
+    assert store.path == real(settings.store_dir) and "extra" in store.documents
+    assert len(calls) >= 3
+
+
+def test_damaged_index_says_rebuild(settings, fake_embedder):
+    from ncpi_qa.errors import IndexIncompatibleError
+
+    build_index(settings, embedder=fake_embedder, log=quiet)
+    (current_generation(settings.store_dir) / "faiss.index").write_bytes(b"garbage")
+    with pytest.raises(IndexIncompatibleError, match="missing or damaged.*--rebuild"):
+        Store.load(settings.store_dir)

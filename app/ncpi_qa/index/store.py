@@ -514,10 +514,12 @@ class Store:
                 raise NoIndexError(store_dir)
             try:
                 return cls._load_generation(store_dir, gen)
-            except FileNotFoundError:
-                # Builds pruned this generation while we read it: read CURRENT again.
-                if attempt == 2 or current_generation(store_dir) == gen:
-                    raise
+            except (OSError, RuntimeError, ValueError, KeyError) as e:  # RuntimeError: FAISS
+                if attempt < 2 and current_generation(store_dir) != gen:
+                    continue  # builds switched and pruned it while we read: read CURRENT again
+                raise IndexIncompatibleError(
+                    store_dir, f"its files are missing or damaged: {type(e).__name__}: {e}"
+                ) from e
         raise AssertionError("unreachable")
 
     @classmethod
