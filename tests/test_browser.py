@@ -254,6 +254,8 @@ def test_phone_layout(page, artifacts):
     mark = page.locator("#panel mark")
     expect(mark).to_be_in_viewport(timeout=15_000)  # scrolled to the passage below the chat
     expect(page.locator("#status")).to_contain_text("Citation 1 of answer 1 shown")
+    page.get_by_role("link", name="Back to answer 1").click()
+    expect(page.locator("#turn-0 .answer")).to_be_in_viewport()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     bad = _axe(page)

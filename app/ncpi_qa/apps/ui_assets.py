@@ -76,6 +76,7 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
 .ncpi-panel th, .ncpi-panel td { border-bottom: 1px solid #d1d5db; padding: 0.3rem;
   text-align: left; vertical-align: top; }
 .ncpi-panel summary { cursor: pointer; color: #1f2937; }
+.ncpi-panel a.back { color: #1d4ed8; }
 .ncpi-panel .page-image img { max-width: 100%; height: auto; border: 1px solid #d1d5db; }
 @media (max-width: 640px) {
   #chatlog { max-height: none; }

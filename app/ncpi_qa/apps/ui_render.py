@@ -178,7 +178,8 @@ def render_citation(turns: list[dict], i: int, n: int, documents) -> str:
         f'<div class="passage">{_marked(text, qs, qe)}</div>'
         f'<p><button type="button" class="open-doc" '
         f'data-action="doc:{esc(cite["doc_id"])}:{i}:{esc(n)}">'
-        "Open the whole document at this quote</button></p>"
+        "Open the whole document at this quote</button> · "
+        f'<a class="back" href="#turn-{i}">Back to answer {i + 1}</a></p>'
         "<details><summary>Details</summary>"
         f'<p class="meta">Document id {esc(cite["doc_id"])} · characters {esc(cite["start"])}–'
         f"{esc(cite['end'])} · sentence score {esc(cite.get('score'))} · chunk "
