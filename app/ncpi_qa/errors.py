@@ -48,7 +48,9 @@ class CorpusNotFoundError(NcpiError):
     code = "corpus_not_found"
 
     def __init__(self, corpus_dir):
-        super().__init__(f"Corpus folder {corpus_dir} does not exist. Pass --corpus DIR.")
+        super().__init__(
+            f"Corpus folder {corpus_dir} does not exist or is not a folder. Pass --corpus DIR."
+        )
 
 
 class UnknownDocumentError(NcpiError):
