@@ -278,6 +278,22 @@ def test_leftovers_of_crashed_builds_are_cleared_and_live_generation_kept(settin
     assert "extra" in Store.load(store_dir).documents
 
 
+def test_up_to_date_run_also_clears_leftovers_unless_a_build_holds_the_lock(
+    settings, fake_embedder
+):
+    from ncpi_qa.index.store import store_lock
+
+    build_index(settings, embedder=fake_embedder, log=quiet)
+    gen = current_generation(settings.store_dir)
+    leftover = settings.store_dir / ".tmp-gen-20260101T000000-1-1"
+    leftover.mkdir()
+    with store_lock(settings.store_dir, 1):  # a build is running: its temp folder stays
+        assert build_index(settings, embedder=fake_embedder, log=quiet).up_to_date
+        assert leftover.exists()
+    assert build_index(settings, embedder=fake_embedder, log=quiet).up_to_date
+    assert not leftover.exists() and current_generation(settings.store_dir) == gen
+
+
 def test_loaded_store_notices_new_generation_and_keeps_answering(settings, fake_embedder):
     build_index(settings, embedder=fake_embedder, log=quiet)
     old = Store.load(settings.store_dir)

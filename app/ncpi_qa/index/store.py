@@ -269,6 +269,9 @@ def build_index(
     seen = current_generation(store_dir)
     same, manifest, scan = is_up_to_date(settings, model_name)
     if same and not rebuild:  # nothing to write: no lock needed, works on a read-only store
+        with contextlib.suppress(IndexBusyError, OSError):  # tidy up if nobody is building
+            with store_lock(store_dir, 0):
+                clean_leftovers(store_dir)
         return _up_to_date_report(manifest, t0)
     try:
         with store_lock(store_dir, settings.index_lock_timeout, log):
