@@ -167,3 +167,33 @@ def test_fact_in_the_middle_of_a_10000_character_sentence_is_found(tmp_path, emb
     spans = [(c, s, e) for c in store.chunks for s, e in c.sentences]
     c, s, e = spans[int(np.argmax(sims))]
     assert FACT in store.documents[c.doc_id].text[s:e]
+
+
+def test_random_texts_every_chunk_and_sentence_fits_the_window():
+    """Seeded fuzz: long space-less runs, mixed scripts, odd windows and char limits."""
+    import random
+
+    rng = random.Random(3)
+    alphabet = "abcdefghijklmnopqrstuvwxyzéü0123456789报告审查-/.,"
+
+    def word(n):
+        return "".join(rng.choice(alphabet) for _ in range(n))
+
+    for _ in range(30):
+        parts = []
+        for _ in range(rng.randint(1, 6)):
+            n = rng.choice([50, 500, 3000, 8000])
+            spaced = " ".join(word(rng.randint(1, 15)) for _ in range(n // 8))
+            parts.append(word(n) if rng.random() < 0.5 else spaced)
+        doc = Document("d", "A title", "Title\n\n" + "\n\n".join(parts), "d.txt", "txt", "0")
+        window, max_chars = rng.choice([64, 128, 256]), rng.choice([300, 800, 5000])
+        chunks = chunk_document(doc, max_chars=max_chars, max_tokens=window)
+        # Nothing lost: all the text but whitespace is in the chunks, in order.
+        assert "".join(c.text for c in chunks).replace(" ", "").replace("\n", "") == (
+            "Title" + "".join(parts).replace(" ", "")
+        )
+        for c in chunks:
+            assert doc.text[c.start : c.end] == c.text and len(c.text) <= max_chars
+            assert _tokens(c.embed_text()) <= window
+            for s, e in c.sentences:
+                assert _tokens(doc.text[s:e]) <= window

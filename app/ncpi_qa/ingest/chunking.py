@@ -185,7 +185,18 @@ def chunk_document(
 
     chunks: list[Chunk] = []
 
-    def emit(section, page, sents):
+    def emit(section, page, sents, budget):
+        # Token counts add up across whitespace; pieces cut between tokens (no whitespace
+        # between them) may tokenise differently together: count those chunks again.
+        pairs = zip(sents, sents[1:], strict=False)
+        joined = any(not text[a[1] : b[0]][:1].isspace() for a, b in pairs)
+        if joined and len(sents) > 1:
+            n = counter.counts([text[sents[0][0] : sents[-1][1]]])[0]
+            if n > budget:
+                half = len(sents) // 2
+                emit(section, page, sents[:half], budget)
+                emit(section, page, sents[half:], budget)
+                return
         start, end = sents[0][0], sents[-1][1]
         chunks.append(
             Chunk(
@@ -226,7 +237,7 @@ def chunk_document(
                 sents[-1][1] - current[0][0] > max_chars
                 or used + gap(current[-1], sents[0]) + para_tok > budget
             ):
-                emit(section, page, current)
+                emit(section, page, current, budget)
                 current, used = [], 0
             if sents[-1][1] - sents[0][0] <= max_chars and para_tok <= budget:
                 used += (gap(current[-1], sents[0]) if current else 0) + para_tok
@@ -237,12 +248,12 @@ def chunk_document(
                     s[1] - current[0][0] > max_chars
                     or used + gap(current[-1], s) + n_tok[s] > budget
                 ):
-                    emit(section, page, current)
+                    emit(section, page, current, budget)
                     current, used = [], 0
                 used += (gap(current[-1], s) if current else 0) + n_tok[s]
                 current.append(s)
         if current:
-            emit(section, page, current)
+            emit(section, page, current, budget)
     return chunks
 
 
