@@ -203,7 +203,12 @@ def test_whole_document_from_sources_with_the_quote_in_view(page, app):
 def test_follow_up_is_resolved(page):
     from playwright.sync_api import expect
 
-    ask(page, "What are joint targeted area inspections?", 1)
+    # an example button submits its question
+    page.get_by_role("button", name="What are joint targeted area inspections?").click()
+    expect(page.locator("#chatlog .turn:not(.pending)")).to_have_count(1, timeout=60_000)
+    expect(page.locator("#turn-0 .msg.user")).to_contain_text(
+        "What are joint targeted area inspections?"
+    )
     ask(page, "When did they start?", 2)
     searched = page.locator("#turn-1 .searched")
     expect(searched).to_have_text("Searching for: When did joint targeted area inspections start?")
