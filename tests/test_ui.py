@@ -533,3 +533,12 @@ def test_export_files_do_not_pile_up(tmp_path):
     second = Path(ui.write_export([turn], tmp_path))
     assert second.exists() and not first.exists()
     assert ui.write_export([], tmp_path) is None
+
+
+def test_machine_names_only_for_every_interface():
+    import socket
+
+    from ncpi_qa.apps.ui_server import machine_names
+
+    assert machine_names("127.0.0.1") == set() and machine_names("192.0.2.7") == set()
+    assert socket.gethostname().lower() in machine_names("0.0.0.0")

@@ -26,7 +26,7 @@ from ncpi_qa.apps.ui_handlers import (  # noqa: F401  (re-exported: the app's ha
     status_html,
     write_export,
 )
-from ncpi_qa.apps.ui_server import Guard, check_bind, read_auth_file
+from ncpi_qa.apps.ui_server import Guard, check_bind, machine_names, read_auth_file
 from ncpi_qa.apps.ui_uploads import ALLOWED, add_document
 
 EXAMPLES = [
@@ -57,8 +57,6 @@ def create_app(qa):
     """The chat app around an already-loaded ``QA`` (or a ``Holder``). Start it with ``serve``."""
     offline_env()
     import gradio as gr
-
-    from ncpi_qa.apps.ui_assets import CSS, HEAD, theme  # noqa: F401  (used by serve)
 
     holder = _holder(qa)
     settings = holder.qa.settings
@@ -274,7 +272,7 @@ def serve(demo, host: str = "127.0.0.1", port: int | None = None, settings=None,
     from ncpi_qa.apps.ui_assets import CSS, HEAD, theme
 
     settings = settings or demo.holder.qa.settings
-    allowed = {host, *settings.allowed_hosts}
+    allowed = {host, *settings.allowed_hosts, *machine_names(host)}
     max_upload = int(settings.upload_max_mb * 1024 * 1024)
     guard = Middleware(
         Guard,

@@ -51,6 +51,24 @@ def check_bind(host: str, allow_remote: bool) -> str | None:
     )
 
 
+def machine_names(host: str) -> set[str]:
+    """Names a client may put in the Host header when the app listens on every interface
+    (0.0.0.0 / ::): this machine's host names and addresses, from the local resolver."""
+    if host not in ("0.0.0.0", "::", "[::]"):
+        return set()
+    import socket
+
+    names: set[str] = set()
+    try:
+        hostname = socket.gethostname()
+        names |= {hostname, socket.getfqdn()}
+        _, aliases, addresses = socket.gethostbyname_ex(hostname)
+        names |= set(aliases) | set(addresses)
+    except OSError:
+        pass
+    return {n.lower() for n in names if n}
+
+
 def read_auth_file(path: Path) -> list[tuple[str, str]]:
     """'user:password' lines (blank lines and # comments ignored)."""
     try:
