@@ -86,8 +86,9 @@ def chromium():
 def page(chromium, app, request, artifacts):
     """A fresh browser context (own storage) per test; every request URL is recorded and
     checked to be on 127.0.0.1 when the test ends."""
-    viewport = getattr(request, "param", {"width": 1366, "height": 900})
-    context = chromium.new_context(viewport=viewport)
+    options = dict(getattr(request, "param", {"width": 1366, "height": 900}))
+    scheme = options.pop("color_scheme", "light")
+    context = chromium.new_context(viewport=options, color_scheme=scheme)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app["url"][:-1])
     urls: list[str] = []
     context.on("request", lambda r: urls.append(r.url))
@@ -233,7 +234,13 @@ def _axe(pg) -> list[dict]:
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def test_axe_desktop_has_no_serious_violations(page, artifacts):
+@pytest.mark.parametrize(
+    "page",
+    [{"width": 1366, "height": 900}, {"width": 1366, "height": 900, "color_scheme": "dark"}],
+    indirect=True,
+    ids=["light", "dark"],
+)
+def test_axe_desktop_has_no_serious_violations(page, artifacts, request):
     from playwright.sync_api import expect
 
     ask(page, Q64, 1)
@@ -241,7 +248,7 @@ def test_axe_desktop_has_no_serious_violations(page, artifacts):
     page.locator("#panel mark").wait_for()
     expect(page.locator("#status")).to_contain_text("Citation 1 of answer 1 shown")
     bad = _axe(page)
-    (artifacts / "axe-desktop.json").write_text(json.dumps(bad, indent=1))
+    (artifacts / f"axe-{request.node.callspec.id}.json").write_text(json.dumps(bad, indent=1))
     assert not bad, [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
     assert page.locator("h1").count() == 1
     assert page.locator("footer:visible").count() == 0

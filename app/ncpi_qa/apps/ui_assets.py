@@ -89,6 +89,16 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
 HEAD = r"""
 <script>
 (function () {
+  // One light theme, whose colours are checked for AA contrast: a system dark preference
+  // would switch Gradio to dark colours around this page's light cards.
+  function light() {
+    if (document.body && document.body.classList.contains('dark')) {
+      document.body.classList.remove('dark');
+    }
+  }
+  light();
+  new MutationObserver(light).observe(document.documentElement, {
+    attributes: true, subtree: true, attributeFilter: ['class'] });
   function send(action) {
     var box = document.querySelector('#ncpi-action textarea, #ncpi-action input');
     var btn = document.querySelector('#ncpi-action-btn');
