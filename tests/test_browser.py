@@ -165,6 +165,21 @@ def test_each_answer_opens_its_own_citation(page, app):
     assert first["citations"][0]["quote"] in copied and "Sources:" in copied
     assert "\\[" not in copied and "<" not in copied
 
+    # feedback is saved locally and shown as pressed
+    page.locator("#turn-0 .fb", has_text="Not helpful").click()
+    expect(page.locator("#status")).to_contain_text("feedback was saved")
+    expect(page.locator("#turn-0 .fb", has_text="Not helpful")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    rows = (app["settings"].store_dir / "feedback.jsonl").read_text().splitlines()
+    assert json.loads(rows[-1])["question"] == Q64 and json.loads(rows[-1])["rating"] == "down"
+    # export: the conversation as Markdown with its quotes
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"## Q: {Q64}" in exported and f"## Q: {JTAI}" in exported
+    assert f"> {first['citations'][0]['quote']}" in exported
+
     # the conversation survives a reload; Clear removes it, also from the browser
     page.reload(wait_until="load")
     expect(page.locator("#chatlog .turn")).to_have_count(2, timeout=30_000)
