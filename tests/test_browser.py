@@ -368,6 +368,21 @@ def test_server_refuses_foreign_hosts_and_cross_origin_uploads(app):
         except urllib.error.HTTPError as e:
             return e.code
 
+    # a file named by URL in an event's data is refused before Gradio could fetch it
+    payload = {
+        "data": [{"path": "http://192.0.2.1/x.pdf", "meta": {"_type": "gradio.FileData"}}],
+        "fn_index": 0,
+        "session_hash": "abc",
+    }
+    req = urllib.request.Request(
+        app["url"] + "gradio_api/queue/join",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=10)
+    assert refused.value.code == 400
     assert post({"Origin": "http://evil.example"}) == 403
     assert post({"Host": "evil.example"}) == 421
     size = int(app["settings"].upload_max_mb * 1024 * 1024) + 10**6
