@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run index test test-fast lint format bench eval install install-test browser axe clean
+.PHONY: run index test test-fast lint format bench eval eval-squad train install install-test browser axe clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,18 @@ test-fast: install-test
 eval: install
 	$(BIN)/ncpi-qa index
 	$(BIN)/ncpi-qa eval --dataset evals/dev.jsonl --report evals/report
+
+# SQuAD 2.0 (shared/data/squad2, beside the checkout): the dev articles of the fixed report
+# part (never used for fitting or calibration), all indexed together in a scratch store.
+SQUAD ?= ../shared/data/squad2
+eval-squad: install
+	$(BIN)/ncpi-qa eval --squad $(SQUAD)/dev-v2.0-15-articles.json --part report \
+	  --report evals/report-squad
+
+# Rebuilds the shipped answerer (qa/weights/: answerer.json, reranker.safetensors) from SQuAD
+# with a fixed seed: about 40 minutes on 2 CPU cores, most of it the cross-encoder.
+train: install
+	cd tools/train && ../../$(PY) train_answerer.py --data ../../$(SQUAD)
 
 bench: $(BENCH_VENV)/.installed-bench
 	$(BENCH_VENV)/bin/ncpi-qa bench

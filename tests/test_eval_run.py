@@ -9,30 +9,47 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from ncpi_qa.evals import metrics
 from ncpi_qa.evals.dataset import Row, load_dataset
 
+from .conftest import linear_model
 from .test_eval_metrics import REQUIRED_KEYS
 from .test_eval_report import check_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class CountingReranker:
+    def __init__(self):
+        self.calls = 0
+
+    def score(self, question, sentences):
+        self.calls += 1
+        return np.linspace(1.0, 0.0, len(sentences), dtype=np.float32)
+
+
 def test_evaluate_and_report_with_fake_embedder(tmp_path, fake_index, fake_embedder):
-    """The whole harness on a real index built with the hashing embedder (no model)."""
+    """The whole harness on a real index built with the hashing embedder (no model); one
+    question embedding and one reranker call per question, however many figures it reports."""
     from ncpi_qa.evals.report import format_table, write_report
     from ncpi_qa.evals.run import evaluate
     from ncpi_qa.qa.pipeline import QA
 
-    qa = QA(fake_index, embedder=fake_embedder)
-    configured = qa.answerer.threshold
+    model = linear_model({"cov_sent": 6.0, "dense": 2.0}, stage2={"ce": 1.0, "cov_sent": 6.0})
+    reranker = CountingReranker()
+    qa = QA(fake_index, embedder=fake_embedder, model=model, reranker=reranker)
+    configured = qa.model.threshold
     rows = load_dataset(ROOT / "evals" / "fixtures.jsonl")
+    calls = fake_embedder.calls
     r = evaluate(qa, rows, log=lambda m: None)
-    assert qa.answerer.threshold == configured  # the sweep put it back
+    assert fake_embedder.calls - calls == len(rows) + 1  # + the warm-up
+    assert reranker.calls == len(rows)
+    assert qa.model.threshold == configured  # the sweep changed nothing
     assert REQUIRED_KEYS <= set(r) and r["n"] == len(rows)
-    assert set(r["retrieval"]) == {"bm25", "dense", "hybrid"}
+    assert set(r["retrieval"]) == {"bm25", "dense", "rrf", "hybrid"}
     assert r["citation_validity"] == 1.0
     assert "citation_page_accuracy" in r
     sweep = r["threshold_sweep"]
@@ -50,18 +67,21 @@ def test_evaluate_and_report_with_fake_embedder(tmp_path, fake_index, fake_embed
 
 
 @pytest.mark.parametrize(("minimum", "code"), [(0.0, 0), (1.01, 1)])
-def test_main_builds_missing_index_prints_only_json_and_gates(
-    tmp_path, fixture_corpus, fake_embedder, monkeypatch, capsys, minimum, code
+def test_main_prints_only_json_and_gates(
+    tmp_path, fake_index, fake_embedder, simple_model, monkeypatch, capsys, minimum, code
 ):
     """--gate exits 1 exactly when a metric is under its minimum: every minimum set to 0 (all
     pass) and to 1.01 (all fail), so the expected code does not come from the output."""
     import ncpi_qa.index.embedding
+    import ncpi_qa.qa.model
     from ncpi_qa.evals.run import main
-    from ncpi_qa.settings import Settings
 
-    monkeypatch.setattr(ncpi_qa.index.embedding, "get_embedder", lambda *a, **k: fake_embedder)
+    monkeypatch.setattr(
+        ncpi_qa.index.embedding, "get_query_embedder", lambda *a, **k: fake_embedder
+    )
+    monkeypatch.setattr(ncpi_qa.qa.model, "load_model", lambda *a, **k: simple_model)
     monkeypatch.setattr(metrics, "GATE", {key: minimum for key in metrics.GATE})
-    settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
+    settings = fake_index
     args = SimpleNamespace(
         dataset=ROOT / "evals" / "fixtures.jsonl",
         json=True,
@@ -76,7 +96,18 @@ def test_main_builds_missing_index_prints_only_json_and_gates(
     assert err.count("gate failed") == (len(metrics.GATE) if code else 0)
     assert ("gate passed" in err) == (code == 0)
     assert (tmp_path / "rep" / "index.html").exists()
-    assert (tmp_path / "store" / "CURRENT").exists()
+
+
+def test_main_without_an_index_says_to_build_it(tmp_path, fixture_corpus):
+    from ncpi_qa.errors import NoIndexError
+    from ncpi_qa.evals.run import main
+    from ncpi_qa.settings import Settings
+
+    settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "nothing")
+    args = SimpleNamespace(dataset=ROOT / "evals" / "fixtures.jsonl", json=True, k=None,
+                           report=None, gate=False)  # fmt: skip
+    with pytest.raises(NoIndexError):
+        main(args, settings)
 
 
 @pytest.mark.slow
@@ -114,8 +145,11 @@ def test_cli_eval_json_prints_one_object(tmp_path):
         NCPI_QA_CORPUS_DIR=str(ROOT / "corpus"),
         NCPI_QA_STORE_DIR=str(tmp_path / "store"),
     )
+    cli = [sys.executable, "-m", "ncpi_qa.apps.cli"]
+    built = subprocess.run([*cli, "index"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
     proc = subprocess.run(
-        [sys.executable, "-m", "ncpi_qa.apps.cli", "eval", "--dataset", str(dataset), "--json"],
+        [*cli, "eval", "--dataset", str(dataset), "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -127,7 +161,7 @@ def test_cli_eval_json_prints_one_object(tmp_path):
     assert isinstance(result, dict) and proc.stdout.lstrip().startswith("{")
     assert REQUIRED_KEYS <= set(result)
     assert result["n"] == 3 and result["n_unanswerable"] == 1
-    assert set(result["retrieval"]) == {"bm25", "dense", "hybrid"}
+    assert set(result["retrieval"]) == {"bm25", "dense", "rrf", "hybrid"}
     for m in result["retrieval"].values():
         assert set(m) == {"hit@1", "hit@3", "hit@5", "mrr"}
     assert set(result["latency_ms"]) >= {"p50", "p95"}

@@ -1,11 +1,11 @@
-"""Reciprocal rank fusion and the three retrieval modes."""
+"""Fusion (linear and reciprocal rank) and the retrieval modes."""
 
 from __future__ import annotations
 
 import pytest
 
 from ncpi_qa.index.store import Store
-from ncpi_qa.qa.retrieve import Retriever, rrf
+from ncpi_qa.qa.retrieve import Retriever, fuse_linear, rrf
 
 
 def test_rrf_sums_reciprocal_ranks():
@@ -28,27 +28,43 @@ def test_rrf_ties_break_by_id_whatever_the_list_order():
 
 @pytest.fixture
 def retriever(fake_index, fake_embedder):
-    return Retriever(Store.load(fake_index.store_dir), fake_embedder)
+    return Retriever(Store.load(fake_index.store_dir), fake_embedder, dense_weight=0.5)
 
 
-@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def _search(retriever, q, k=3, mode="hybrid"):
+    return retriever.search(q, retriever.embed_query(q), k, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid", "rrf"])
 def test_modes_find_the_custody_page(retriever, mode):
-    hits = retriever.search("children detained overnight in custody", 3, mode=mode)
-    top = retriever.store.chunks[hits[0].index]
+    hits = _search(retriever, "children detained overnight in custody", mode=mode)
+    top = retriever.store.chunks[hits[0].chunk_index]
     assert top.doc_id == "riverside-inspection" and top.page == 2
-    assert len(hits) <= 3
+    assert len(hits) <= 3 and hits[0].chunk_id == top.chunk_id and hits[0].text == top.text
 
 
-def test_hybrid_records_both_ranks(retriever):
-    hits = retriever.search("children detained overnight in custody", 3)
+def test_hybrid_records_both_ranks_and_every_mode_ranking(retriever):
+    q = "children detained overnight in custody"
+    hits, rankings = retriever.retrieve(q, retriever.embed_query(q), 3)
     assert hits[0].dense_rank is not None and hits[0].bm25_rank is not None
-    assert hits == sorted(hits, key=lambda h: -h.score)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert set(rankings) == {"dense", "bm25", "rrf", "hybrid"}
+    assert rankings["hybrid"][:3] == [h.chunk_index for h in hits]
+
+
+def test_linear_fusion_weighs_cosine_against_relative_bm25():
+    dense, bm25 = {1: 0.9, 2: 0.2}, {2: 10.0, 3: 5.0}
+    assert [i for i, _ in fuse_linear(dense, bm25, 1.0)] == [1, 2, 3]
+    assert [i for i, _ in fuse_linear(dense, bm25, 0.0)] == [2, 3, 1]
+    mixed = dict(fuse_linear(dense, bm25, 0.5))
+    assert mixed[2] == pytest.approx(0.5 * 0.2 + 0.5 * 1.0)
+    assert mixed[3] == pytest.approx(0.5 * 0.5) and mixed[1] == pytest.approx(0.45)
 
 
 def test_bm25_unknown_words_return_nothing(retriever):
-    assert retriever.search("zzzzqx wwwwy", 3, mode="bm25") == []
+    assert _search(retriever, "zzzzqx wwwwy", mode="bm25") == []
 
 
 def test_unknown_mode_rejected(retriever):
     with pytest.raises(ValueError):
-        retriever.search("x", 3, mode="magic")
+        _search(retriever, "x", mode="magic")

@@ -103,6 +103,7 @@ class Answer:
     threshold: float | None = None
     resolved_question: str | None = None  # the follow-up as searched, when it was rewritten
     timings_ms: dict[str, float] = field(default_factory=dict)
+    rankings: dict[str, list[int]] = field(default_factory=dict, repr=False)  # chunk ids by mode
 
     def to_dict(self) -> dict:
         return {

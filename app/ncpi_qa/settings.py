@@ -64,10 +64,21 @@ class Settings(BaseSettings):
         description="Up to this many chunks the FAISS index is exact (flat inner product: "
         "~33 ms a query at 200k chunks on 2 cores); above it, HNSW.",
     )
-    abstain_threshold: float = Field(
-        default=0.328,
-        description="Answer only when the best sentence scores at least this; "
-        "below it the bot says the documents don't answer.",
+    abstain_threshold: float | None = Field(
+        default=None,
+        description="Answer only when the learned answerer's P(the passages answer the "
+        "question) is at least this; below it the bot says the documents don't answer. "
+        "Unset: the threshold calibrated on held-out SQuAD articles (in the weights file).",
+    )
+    answerer_weights: Path | None = Field(
+        default=None,
+        description="The learned answerer's weights (JSON); unset: the shipped "
+        "app/ncpi_qa/qa/weights/answerer.json, rebuilt by `make train`.",
+    )
+    fusion_dense_weight: float | None = Field(
+        default=None,
+        description="Hybrid retrieval: score = w * cosine + (1 - w) * relative BM25. Unset: "
+        "the weight fitted on the SQuAD train file (in the weights file).",
     )
     max_answer_sentences: int = Field(default=3, description="Sentences an answer may quote.")
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")
@@ -103,7 +114,6 @@ class Settings(BaseSettings):
         description="JSONL file the chat's thumbs up/down are appended to; "
         "default <store_dir>/feedback.jsonl.",
     )
-
 
 
 def get_settings(**overrides) -> Settings:

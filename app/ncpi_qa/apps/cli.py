@@ -257,6 +257,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--report", type=Path, help="write an HTML report with plots here")
     sp.add_argument("--k", type=int)
     sp.add_argument("--gate", action="store_true", help="exit 1 below the CI thresholds")
+    sq = sp.add_argument_group("SQuAD 2.0 runner (instead of --dataset)")
+    sq.add_argument(
+        "--squad",
+        type=Path,
+        help="a SQuAD v2 JSON file: its articles become the "
+        "corpus (indexed together in a scratch store), its questions the dataset",
+    )
+    sq.add_argument(
+        "--part",
+        choices=("fit", "calib", "report"),
+        help="only the dev articles of this fixed split part (evals/README.md)",
+    )
+    sq.add_argument("--titles", nargs="+", help="only these articles")
+    sq.add_argument("--articles", type=int, help="only the first N articles")
+    sq.add_argument("--limit", type=int, help="a fixed random sample of N questions")
+    sq.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    sq.add_argument("--work", type=Path, help="scratch folder for the SQuAD corpus and index")
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("bench", help="benchmark indexing and asking")

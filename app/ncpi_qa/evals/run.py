@@ -13,7 +13,6 @@ from ncpi_qa.errors import NcpiError
 from ncpi_qa.evals.dataset import Row, load_dataset
 from ncpi_qa.evals.metrics import (
     HIT_KS,
-    MODES,
     gate_failures,
     score_records,
     sweep_point,
@@ -32,66 +31,56 @@ def default_dataset() -> Path:
 
 
 def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
-    """Ask every question once (hybrid, the app's path) and score; also rank chunks with each
-    retrieval mode and replay the answerer at each sweep threshold on the same passages."""
+    """Ask every question once, the app's way, and score the answers; the retrieval figures
+    and the threshold sweep reuse that one answer's rankings and candidates."""
+    from ncpi_qa.qa.question import analyse
+
     log = log or _log
     store, answerer = qa.store, qa.answerer
     k_ans = k or qa.settings.top_k
-    k_ret = max(max(HIT_KS), k_ans)
-    qa.retriever.embed_query("warm-up")  # one-time costs stay out of the latency figures
+    qa.embed("warm-up")  # one-time costs stay out of the latency figures
     records, replay = [], []
     t0 = time.perf_counter()
     for i, row in enumerate(rows, start=1):
         try:
-            r = qa.ask(row.question, k=k_ans).to_dict()
+            a = qa.ask(row.question, k=k_ans)
         except NcpiError as e:  # e.g. a question over max_question_chars
             raise NcpiError(
                 f"Question '{row.id}' (dataset line {row.line}) cannot be asked: {e}"
             ) from None
-        q = r["question"]
-        qvec = qa.retriever.embed_query(q)
-        passages = [h.index for h in qa.retriever.search(q, k_ans, mode="hybrid", qvec=qvec)]
-        base = answerer.answer(q, qvec, passages)
-        best = base.get("best_score")
+        best = a.best_score
         best = float(best) if best is not None and math.isfinite(best) else None
         records.append(
             {
-                "answer": r["answer"],
-                "abstained": r["abstained"],
-                "citations": r["citations"],
-                "latency_ms": r["timings_ms"]["total"],
+                "answer": a.text,
+                "abstained": a.abstained,
+                "citations": [c.to_dict() for c in a.citations],
+                "latency_ms": a.timings_ms.get("total"),
                 "best_score": None if best is None else round(best, 4),
-                "retrieved": {
-                    m: [h.index for h in qa.retriever.search(q, k_ret, mode=m, qvec=qvec)]
-                    for m in MODES
-                },
+                "retrieved": {m: r[: max(HIT_KS)] for m, r in a.rankings.items()},
             }
         )
-        replay.append((q, qvec, passages, "best_score" in base))
-        if i % 10 == 0 or i == len(rows):
+        replay.append((analyse(a.question), a.candidates, a.best_score or 0.0))
+        if i % 50 == 0 or i == len(rows):
             log(f"eval: {i}/{len(rows)} questions ({time.perf_counter() - t0:.1f}s)")
     result = score_records(rows, records, store.documents, store.chunks)
-    configured = float(answerer.threshold)
+    configured = float(qa.model.threshold)
     sweep = []
-    if all(has for *_, has in replay):
-        saved = answerer.threshold
-        try:
-            for t in sweep_thresholds([r["best_score"] for r in records], configured):
-                answerer.threshold = t
-                outcomes = []
-                for q, qvec, passages, _ in replay:
-                    a = answerer.answer(q, qvec, passages)
-                    outcomes.append((bool(a["abstained"]), a["answer"], len(a["citations"])))
-                sweep.append(sweep_point(t, rows, outcomes, configured))
-        finally:
-            answerer.threshold = saved
+    for t in sweep_thresholds([r["best_score"] for r in records], configured):
+        outcomes = []
+        for profile, candidates, answerability in replay:
+            text, declined, cites = answerer.decide(profile, candidates, answerability, t)
+            outcomes.append((declined, text, len(cites)))
+        sweep.append(sweep_point(t, rows, outcomes, configured))
     result.update(
         {
             "threshold": configured,
             "threshold_sweep": sweep,
             "k": k_ans,
-            "retrieval_k": k_ret,
+            "retrieval_k": max(HIT_KS),
+            "fusion_dense_weight": qa.retriever.dense_weight,
             "model": store.manifest.get("model"),
+            "answerer": qa.model.meta.get("trained_on"),
             "n_chunks": len(store.chunks),
             "n_documents": len(store.documents),
         }
@@ -99,23 +88,46 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
     return result
 
 
+def _squad_rows(args, settings, log):
+    """The SQuAD runner: the chosen articles indexed together in a scratch store."""
+    import hashlib
+
+    from ncpi_qa.evals import squad
+    from ncpi_qa.index.embedding import get_embedder
+    from ncpi_qa.settings import project_root
+
+    articles = squad.select(
+        squad.load_squad(args.squad), part=args.part, titles=args.titles, n_articles=args.articles
+    )
+    if not articles:
+        raise NcpiError("No SQuAD articles selected: check --part, --titles and --articles.")
+    rows = squad.to_rows(articles, limit=args.limit, seed=args.seed)
+    key = hashlib.sha1("\n".join(a.title for a in articles).encode()).hexdigest()[:10]
+    work = args.work or project_root() / "build" / "squad-eval" / key
+    embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+    log(f"SQuAD: {len(articles)} articles, {len(rows)} questions; index in {work}")
+    return rows, squad.build_store(articles, Path(work), settings, embedder, log=log), embedder
+
+
 def main(args, settings) -> int:
     """`ncpi-qa eval`: returns the exit code (1 when --gate fails)."""
-    from ncpi_qa.index.embedding import get_embedder
-    from ncpi_qa.index.store import build_index, current_generation
+    from ncpi_qa.evals.metrics import GATE, SQUAD_GATE
     from ncpi_qa.qa.pipeline import QA
 
-    path = Path(args.dataset) if getattr(args, "dataset", None) else default_dataset()
-    rows = load_dataset(path)  # fail fast, before loading the model
+    squad_file = getattr(args, "squad", None)
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the result
-        embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-        if current_generation(settings.store_dir) is None or settings.corpus_dir.is_dir():
-            report = build_index(settings, embedder=embedder)  # a no-op when up to date
-            if not report.up_to_date:
-                _log(report.summary())
-        qa = QA(settings, embedder=embedder)
+        if squad_file:
+            rows, settings, embedder = _squad_rows(args, settings, _log)
+            source = f"{squad_file} ({args.part or 'all'} articles)"
+        else:
+            path = Path(args.dataset) if getattr(args, "dataset", None) else default_dataset()
+            rows, embedder, source = load_dataset(path), None, str(path)
+        qa = QA(settings, embedder=embedder)  # the index must exist: `ncpi-qa index`
         result = evaluate(qa, rows, k=getattr(args, "k", None))
-        result["dataset"] = str(path)
+        result["dataset"] = source
+        if squad_file:  # SQuAD's names for the two halves
+            result["HasAns_accuracy"] = result["answer_accuracy"]
+            result["NoAns_accuracy"] = result["abstention_accuracy"]
         if getattr(args, "report", None):
             from ncpi_qa.evals.report import write_report
 
@@ -128,7 +140,7 @@ def main(args, settings) -> int:
         print(format_table(result))
     if not getattr(args, "gate", False):
         return 0
-    failed = gate_failures(result)
+    failed = gate_failures(result, SQUAD_GATE if squad_file else GATE)
     for msg in failed:
         _log(f"gate failed: {msg}")
     if not failed:

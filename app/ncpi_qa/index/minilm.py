@@ -52,13 +52,21 @@ class MiniLMEncoder:
         return self.torch.nn.functional.linear(x, self.w[f"{name}.weight"], self.w[f"{name}.bias"])
 
     def _forward(self, ids, mask):
+        x = self.hidden_states(ids, mask)
+        m = mask.unsqueeze(-1).to(x.dtype)
+        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        return self.torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    def hidden_states(self, ids, mask, token_types=None):
+        """The last layer's hidden states [n, tokens, hidden] (BERT's forward pass)."""
         torch, w = self.torch, self.w
         n, t = ids.shape
         pos = torch.arange(t).unsqueeze(0)
+        types = torch.zeros_like(ids) if token_types is None else token_types
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][pos]
-            + w["embeddings.token_type_embeddings.weight"][torch.zeros_like(ids)]
+            + w["embeddings.token_type_embeddings.weight"][types]
         )
         x = self._layer_norm(x, "embeddings.LayerNorm")
         head = self.hidden // self.n_heads
@@ -80,9 +88,7 @@ class MiniLMEncoder:
             )
             h = torch.nn.functional.gelu(self._linear(x, f"{p}.intermediate.dense"))
             x = self._layer_norm(x + self._linear(h, f"{p}.output.dense"), f"{p}.output.LayerNorm")
-        m = mask.unsqueeze(-1).to(x.dtype)
-        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return x
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2032": "'"})
 
@@ -155,14 +156,10 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(normalize(text))
 
 
-def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
-    """Find ``needle`` in ``haystack`` ignoring case, quote style and whitespace.
-
-    Returns the ``[start, end)`` span in the original ``haystack``, or None.
-    """
-    target = normalize(needle)
-    if not target:
-        return None
+@lru_cache(maxsize=32)
+def _flat(haystack: str) -> tuple[str, tuple[int, ...]]:
+    """The normalised text with whitespace runs collapsed, and each character's offset in
+    ``haystack`` (cached: the evals look up many quotes in the same few documents)."""
     chars: list[str] = []
     index: list[int] = []
     prev_space = True
@@ -176,7 +173,18 @@ def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
                 prev_space = False
             chars.append(c)
             index.append(i)
-    flat = "".join(chars)
+    return "".join(chars), tuple(index)
+
+
+def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
+    """Find ``needle`` in ``haystack`` ignoring case, quote style and whitespace.
+
+    Returns the ``[start, end)`` span in the original ``haystack``, or None.
+    """
+    target = normalize(needle)
+    if not target:
+        return None
+    flat, index = _flat(haystack)
     pos = flat.find(target)
     if pos < 0:
         return None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError
-from ncpi_qa.schema import Answer, Citation, Passage
+from ncpi_qa.qa.question import analyse
+from ncpi_qa.schema import Answer
 from ncpi_qa.settings import Settings
 
 
@@ -19,11 +22,18 @@ def validate_question(question: str | None, settings: Settings) -> str:
 
 
 class QA:
-    """Loads the index and the model once; ``ask`` answers one question."""
+    """Loads the index and the models once; ``ask`` answers one question.
 
-    def __init__(self, settings: Settings, store=None, embedder=None) -> None:
+    One way through: question -> Profile -> retrieve (the question embedded once) ->
+    candidates -> decide -> Answer. The CLI, the chat app and the evals all call ``ask``.
+    """
+
+    def __init__(
+        self, settings: Settings, store=None, embedder=None, model=None, reranker=None
+    ) -> None:
         from ncpi_qa.index.store import Store
-        from ncpi_qa.qa.answer import ExtractiveAnswerer
+        from ncpi_qa.qa.answer import Answerer
+        from ncpi_qa.qa.model import load_model
         from ncpi_qa.qa.retrieve import Retriever
 
         self.settings = settings
@@ -35,53 +45,46 @@ class QA:
                 settings.embedding_model, settings.embed_batch_size, settings.lean_query_encoder
             )
         self.embedder = embedder
-        self.retriever = Retriever(self.store, embedder, settings.candidate_k, settings.rrf_k)
-        self.answerer = ExtractiveAnswerer(
-            self.store, settings.abstain_threshold, settings.max_answer_sentences, embedder=embedder
+        self.model = model if model is not None else load_model(settings.answerer_weights)
+        if settings.abstain_threshold is not None:
+            self.model.threshold = settings.abstain_threshold
+        fusion = self.model.meta.get("fusion_dense_weight", 0.5)
+        self.retriever = Retriever(
+            self.store,
+            embedder,
+            settings.candidate_k,
+            settings.rrf_k,
+            dense_weight=settings.fusion_dense_weight
+            if settings.fusion_dense_weight is not None
+            else fusion,
+        )
+        self.answerer = Answerer(
+            self.store, self.model, settings.max_answer_sentences, reranker=reranker
         )
 
-    def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
+    def embed(self, question: str) -> np.ndarray:
+        return self.retriever.embed_query(question)
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        mode: str = "hybrid",
+        qvec: np.ndarray | None = None,
+    ) -> Answer:
         q = validate_question(question, self.settings)
         k = k or self.settings.top_k
         t0 = time.perf_counter()
-        qvec = self.retriever.embed_query(q)
-        hits = self.retriever.search(q, k, mode=mode, qvec=qvec)
+        profile = analyse(q)
+        qvec = self.embed(q) if qvec is None else qvec
+        passages, rankings = self.retriever.retrieve(q, qvec, k, mode=mode)
         t1 = time.perf_counter()
-        result = self.answerer.answer(q, qvec, [h.index for h in hits])
+        answer = self.answerer.answer(profile, qvec, passages)
+        answer.rankings = rankings
         t2 = time.perf_counter()
-        chunk_sims = self.store.chunk_vectors[[h.index for h in hits]] @ qvec if hits else []
-        passages = []
-        for h, sim in zip(hits, chunk_sims, strict=True):
-            c = self.store.chunks[h.index]
-            passages.append(
-                Passage(
-                    chunk_index=h.index,
-                    chunk_id=c.chunk_id,
-                    doc_id=c.doc_id,
-                    title=c.title,
-                    section=c.section,
-                    page=c.page,
-                    start=c.start,
-                    end=c.end,
-                    text=c.text,
-                    score=h.score,
-                    dense=float(sim),
-                    bm25=h.bm25,
-                    dense_rank=h.dense_rank,
-                    bm25_rank=h.bm25_rank,
-                )
-            )
-        return Answer(
-            question=q,
-            text=result["answer"],
-            abstained=result["abstained"],
-            citations=[Citation(**c) for c in result["citations"]],
-            passages=passages,
-            best_score=result.get("best_score"),
-            threshold=self.answerer.threshold,
-            timings_ms={
-                "retrieve": round((t1 - t0) * 1000, 2),
-                "answer": round((t2 - t1) * 1000, 2),
-                "total": round((t2 - t0) * 1000, 2),
-            },
-        )
+        answer.timings_ms = {
+            "retrieve": round((t1 - t0) * 1000, 2),
+            "answer": round((t2 - t1) * 1000, 2),
+            "total": round((t2 - t0) * 1000, 2),
+        }
+        return answer

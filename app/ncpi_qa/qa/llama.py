@@ -1,0 +1,101 @@
+"""The llama-index seam: ncpi-qa's chunks as ``TextNode``s, its hybrid retrieval as a
+``BaseRetriever`` and its cited, abstaining answers as a query engine.
+
+    from ncpi_qa.qa.llama import NcpiQueryEngine, NcpiRetriever
+    qa = QA(get_settings())
+    nodes = NcpiRetriever(qa).retrieve("How many inspections ...?")   # list[NodeWithScore]
+    response = NcpiQueryEngine(qa=qa).query("How many inspections ...?")
+    response.response, response.source_nodes  # the cited sentences, offsets and pages
+
+Nodes carry ``start_char_idx``/``end_char_idx`` into the document text (``ncpi-qa doc``) and
+``doc_id``, ``title``, ``section``, ``page`` and ``label`` in their metadata. Imported only by
+code that asks for it: the CLI and the app never pay for llama-index's import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.base.response.schema import Response
+from llama_index.core.query_engine import CustomQueryEngine
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from ncpi_qa.schema import Citation, Passage
+
+_HIDDEN = ["doc_id", "chunk_id", "label", "n"]
+
+
+def passage_node(p: Passage) -> TextNode:
+    """A retrieved chunk as a TextNode (its id is the chunk id: document, page, offsets)."""
+    return TextNode(
+        id_=p.chunk_id,
+        text=p.text,
+        start_char_idx=p.start,
+        end_char_idx=p.end,
+        metadata={
+            "doc_id": p.doc_id,
+            "chunk_id": p.chunk_id,
+            "title": p.title,
+            "section": p.section,
+            "page": p.page,
+            "label": p.label,
+        },
+        excluded_embed_metadata_keys=_HIDDEN,
+        excluded_llm_metadata_keys=_HIDDEN,
+    )
+
+
+def citation_node(c: Citation) -> TextNode:
+    """A cited sentence as a TextNode: ``text == document text[start_char_idx:end_char_idx]``."""
+    return TextNode(
+        id_=f"{c.chunk_id} [{c.start}:{c.end}]",
+        text=c.quote,
+        start_char_idx=c.start,
+        end_char_idx=c.end,
+        metadata={
+            "n": c.n,
+            "doc_id": c.doc_id,
+            "chunk_id": c.chunk_id,
+            "title": c.title,
+            "section": c.section,
+            "page": c.page,
+            "label": c.label,
+        },
+        excluded_embed_metadata_keys=_HIDDEN,
+        excluded_llm_metadata_keys=_HIDDEN,
+    )
+
+
+class NcpiRetriever(BaseRetriever):
+    """Hybrid (dense + BM25) retrieval over the ncpi-qa index, as llama-index nodes."""
+
+    def __init__(self, qa, similarity_top_k: int | None = None, mode: str = "hybrid") -> None:
+        super().__init__()
+        self._qa = qa
+        self._k = similarity_top_k or qa.settings.top_k
+        self._mode = mode
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        q = query_bundle.query_str
+        passages = self._qa.retriever.search(q, self._qa.embed(q), self._k, mode=self._mode)
+        return [NodeWithScore(node=passage_node(p), score=p.score) for p in passages]
+
+
+class NcpiQueryEngine(CustomQueryEngine):
+    """ncpi-qa's extractive answer: ``response`` is the quoted answer (or the decline),
+    ``source_nodes`` the cited sentences; ``metadata`` says whether it declined."""
+
+    qa: Any
+
+    def custom_query(self, query_str: str) -> Response:
+        a = self.qa.ask(query_str)
+        return Response(
+            response=a.text,
+            source_nodes=[NodeWithScore(node=citation_node(c), score=c.score) for c in a.citations],
+            metadata={
+                "abstained": a.abstained,
+                "answerability": a.best_score,
+                "passages": [p.chunk_id for p in a.passages],
+            },
+        )

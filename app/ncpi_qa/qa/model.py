@@ -1,0 +1,137 @@
+"""The learned answerer's weights: a small MLP that scores each candidate sentence, and a
+learned "no answer" score, read as a softmax over [no answer, candidate 1, ..., candidate n]
+(the SQuAD 2.0 reader's null option, over sentences instead of spans).
+
+Inference is numpy only. The weights live in ``weights/answerer.json`` (a few KB, written by
+``make train`` from tools/train/train_answerer.py), with the feature names, the fitted
+standardisation, and the threshold and margin calibrated on held-out SQuAD articles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ncpi_qa.errors import AnswererWeightsError
+from ncpi_qa.qa.features import FEATURES
+
+WEIGHTS = Path(__file__).with_name("weights") / "answerer.json"
+
+
+RERANK_FEATURES = ("s1", "s1_margin", "ce", "ce_margin", "ce_rank_inv")
+STAGE2_FEATURES = FEATURES + RERANK_FEATURES
+
+
+@dataclass
+class MLP:
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]  # (W [in, out], b [out]); ReLU between
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Each candidate's logit (higher: more likely the sentence that answers)."""
+        if x.shape[1] != len(self.features):
+            raise ValueError(f"expected {len(self.features)} features, got {x.shape[1]}")
+        h = (x - self.mean) / self.scale
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return h[:, 0]
+
+    def to_json(self) -> dict:
+        return {
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "layers": [{"w": w.tolist(), "b": b.tolist()} for w, b in self.layers],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> MLP:
+        return cls(
+            features=tuple(d["features"]),
+            mean=np.asarray(d["mean"], dtype=np.float32),
+            scale=np.asarray(d["scale"], dtype=np.float32),
+            layers=[
+                (np.asarray(x["w"], dtype=np.float32), np.asarray(x["b"], dtype=np.float32))
+                for x in d["layers"]
+            ],
+        )
+
+
+@dataclass
+class AnswerModel:
+    """Stage 1 scores every candidate from its features; the cross-encoder (qa/reranker.py)
+    reads the ``rerank_top`` best; stage 2 scores those from their features, stage 1's score
+    and the cross-encoder's. Without stage 2, stage 1's scores are final."""
+
+    stage1: MLP
+    null_score: float
+    threshold: float  # answer when P(some candidate answers) >= threshold
+    margin: float  # also cite candidates whose score is within this of the best
+    stage2: MLP | None = None
+    rerank_top: int = 8
+    meta: dict = field(default_factory=dict)
+
+    def answerability(self, logits: np.ndarray) -> float:
+        """P(the answer is one of the candidates) = 1 - softmax's no-answer share."""
+        if len(logits) == 0:
+            return 0.0
+        top = max(float(logits.max()), self.null_score)
+        z = np.exp(logits - top).sum()
+        return float(z / (z + np.exp(self.null_score - top)))
+
+    def to_json(self) -> dict:
+        return {
+            "stage1": self.stage1.to_json(),
+            "stage2": self.stage2.to_json() if self.stage2 else None,
+            "rerank_top": self.rerank_top,
+            "null_score": self.null_score,
+            "threshold": self.threshold,
+            "margin": self.margin,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> AnswerModel:
+        return cls(
+            stage1=MLP.from_json(d["stage1"]),
+            stage2=MLP.from_json(d["stage2"]) if d.get("stage2") else None,
+            rerank_top=int(d.get("rerank_top", 8)),
+            null_score=float(d["null_score"]),
+            threshold=float(d["threshold"]),
+            margin=float(d["margin"]),
+            meta=d.get("meta", {}),
+        )
+
+    def save(self, path: Path = WEIGHTS) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), separators=(",", ":")))
+        tmp.replace(path)
+
+
+def load_model(path: Path | None = None) -> AnswerModel:
+    path = Path(path or WEIGHTS)
+    try:
+        model = AnswerModel.from_json(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise AnswererWeightsError(
+            f"the answerer's weights ({path}) are missing: run `make train` to rebuild them"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise AnswererWeightsError(
+            f"the answerer's weights ({path}) cannot be read ({e}): run `make train`"
+        ) from None
+    if model.stage1.features != FEATURES or (
+        model.stage2 is not None and model.stage2.features != STAGE2_FEATURES
+    ):
+        raise AnswererWeightsError(
+            f"the answerer's weights ({path}) were trained on other features: run `make train`"
+        )
+    return model

@@ -1,0 +1,45 @@
+"""Plain llama-index code using ncpi-qa: its retriever and query engine over the real index."""
+
+from __future__ import annotations
+
+import pytest
+
+from ncpi_qa.ingest.text import normalize
+
+pytestmark = pytest.mark.slow
+
+Q = "How many inspections does the 2019 report draw on?"
+
+
+def test_retriever_returns_nodes_with_offsets(shipped_qa):
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from ncpi_qa.qa.llama import NcpiRetriever
+
+    nodes = NcpiRetriever(shipped_qa, similarity_top_k=3).retrieve(Q)
+    assert 1 <= len(nodes) <= 3
+    for n in nodes:
+        assert isinstance(n, NodeWithScore) and isinstance(n.node, TextNode)
+        doc = shipped_qa.store.documents[n.node.metadata["doc_id"]]
+        text = doc.text[n.node.start_char_idx : n.node.end_char_idx]
+        assert text == n.node.get_content()
+        assert n.node.metadata["label"].startswith(doc.title)
+    assert [n.score for n in nodes] == sorted((n.score for n in nodes), reverse=True)
+
+
+def test_query_engine_cites_sentences_and_declines(shipped_qa):
+    from llama_index.core.base.response.schema import Response
+
+    from ncpi_qa.qa.llama import NcpiQueryEngine
+
+    engine = NcpiQueryEngine(qa=shipped_qa)
+    r = engine.query(Q)
+    assert isinstance(r, Response) and not r.metadata["abstained"]
+    assert "64" in r.response and r.source_nodes
+    for sn in r.source_nodes:
+        node = sn.node
+        doc = shipped_qa.store.documents[node.metadata["doc_id"]]
+        assert doc.text[node.start_char_idx : node.end_char_idx] == node.get_content()
+        assert normalize(node.get_content()) in normalize(r.response)
+    off = engine.query("What is the boiling point of mercury in kelvin?")
+    assert off.metadata["abstained"] and off.source_nodes == []
