@@ -74,8 +74,9 @@ def app(tmp_path_factory, embedder):
 def chromium():
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"{CHROMIUM} is missing: run `make browser`", pytrace=False)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=15_000)  # the 2-core machine may be busy with other work
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -330,7 +331,11 @@ def test_upload_pdf_then_cited_answer_with_its_page(page, app, tmp_path):
     page.get_by_role("button", name="Open the whole document at this quote").click()
     image = page.locator('#panel .document-view img[data-page="2"]')
     expect(image).to_have_attribute("data-marked", "true", timeout=15_000)
-    assert image.evaluate("i => i.complete && i.naturalWidth > 300")
+    page.wait_for_function(  # decoded and drawn (a data: image decodes asynchronously)
+        """() => { const i = document.querySelector('#panel .document-view img[data-page="2"]');
+        return i && i.complete && i.naturalWidth > 300; }""",
+        timeout=15_000,
+    )
     expect(page.locator("#panel .document-view mark")).to_contain_text("37 cells")
     page.get_by_role("tab", name="Sources").click()
     expect(page.locator("#sources")).to_contain_text("Delta custody inspection")
