@@ -91,6 +91,7 @@ def test_empty_question_is_an_error_turn(shipped_qa, question):
     turns, turn = ui.answer_turn(shipped_qa, question, [])
     assert turn["error"] and "empty" in turn["answer"] and "Traceback" not in turn["answer"]
     assert '<p class="answer error">' in R.render_chat(turns)
+    assert 'class="msg user"' not in R.render_chat(turns)  # no empty question bubble
     assert ui.first_panel(shipped_qa, turns) == R.render_panel_empty()
 
 

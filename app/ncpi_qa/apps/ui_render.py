@@ -52,11 +52,12 @@ def _answer_html(i: int, turn: dict, labels: dict[int, str]) -> str:
 
 def render_turn(i: int, turn: dict) -> str:
     labels = display_labels(turn.get("citations") or [])
-    parts = [
-        f'<div class="turn" id="turn-{i}" data-turn="{i}">',
-        f'<div class="msg user"><span class="who">You</span><p>{esc(turn["q"])}</p></div>',
-        '<div class="msg bot"><span class="who">NCPI QA</span>',
-    ]
+    parts = [f'<div class="turn" id="turn-{i}" data-turn="{i}">']
+    if turn["q"].strip():  # an empty question gets its message, without an empty bubble
+        parts.append(
+            f'<div class="msg user"><span class="who">You</span><p>{esc(turn["q"])}</p></div>'
+        )
+    parts.append('<div class="msg bot"><span class="who">NCPI QA</span>')
     if turn.get("searched"):
         parts.append(f'<p class="searched">Searching for: <q>{esc(turn["searched"])}</q></p>')
     cls = "answer error" if turn.get("error") else "answer"
