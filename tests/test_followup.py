@@ -44,6 +44,8 @@ def test_latest_question_wins_and_chains_work():
         "How many inspections does the 2019 report draw on?",
         "Who carries out joint targeted area inspections with HMICFRS?",
         "What did the PCC's response say?",
+        "What does this report say about custody?",
+        "Are these inspections published?",
         "",
         "   ",
     ],
@@ -63,3 +65,13 @@ def test_main_phrase():
     assert main_phrase(BEGIN) == "HMICFRS"
     assert main_phrase("How many reviews were completed?") == "reviews"
     assert main_phrase("?") is None
+
+
+def test_demonstrative_pronoun_is_resolved_but_determiner_is_not():
+    assert resolve("When did this start?", [JTAI]) == (
+        "When did joint targeted area inspections start?"
+    )
+    assert resolve("Why was this introduced?", [JTAI]) == (
+        "Why was joint targeted area inspections introduced?"
+    )
+    assert resolve("Who published that report?", [JTAI]) is None

@@ -18,6 +18,7 @@ __all__ = ["resolve", "main_phrase"]
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _PRONOUNS = {"they", "them", "it", "this", "that", "these", "those", "he", "she", "him"}
 _POSSESSIVES = {"their", "its", "his", "her"}
+_DEMONSTRATIVES = {"this", "that", "these", "those"}
 _QWORDS = {"what", "who", "whom", "which", "when", "where", "why", "how", "whose"}
 _AUX = {
     "is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could",
@@ -101,12 +102,26 @@ def _phrase_for_pronoun(phrase: str) -> str:
     return phrase
 
 
+def _is_determiner(word: str, rest: str) -> bool:
+    """'this'/'that'/... followed by a content word ("this report") is a determiner."""
+    if word.lower() not in _DEMONSTRATIVES:
+        return False
+    following = _words(rest[:40])
+    if not following:
+        return False
+    nxt = following[0].lower()
+    verbish = nxt.endswith("ed") or nxt in {"done", "mean", "end", "work", "change", "apply"}
+    return nxt not in _STOP and not verbish
+
+
 def _substitute_pronouns(question: str, phrase: str) -> str | None:
     target = _phrase_for_pronoun(phrase)
     changed = False
 
     def pronoun(m: re.Match) -> str:
         nonlocal changed
+        if _is_determiner(m.group(1), m.string[m.end() :]):
+            return m.group(0)  # "this report": not a pronoun
         changed = True
         return target
 
@@ -161,7 +176,10 @@ def resolve(question: str, history: list[str]) -> str | None:
                 if rewritten.strip().lower() != previous.strip().lower():
                     return rewritten
 
-    has_pronoun = any(w in _PRONOUNS or w in _POSSESSIVES for w in lowered)
+    has_pronoun = any(
+        (w in _PRONOUNS and not _is_determiner(w, " ".join(lowered[i + 1 :]))) or w in _POSSESSIVES
+        for i, w in enumerate(lowered)
+    )
     if not has_pronoun or _stands_alone(q):
         return None
     phrase = main_phrase(previous)
