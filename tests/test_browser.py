@@ -135,6 +135,8 @@ def test_each_answer_opens_its_own_citation(page, app):
     ask(page, Q64, 1)
     assert page.evaluate("window.__seen") == {"pending": True, "disabled": True}
     expect(page.get_by_label("Your question")).to_have_value("")
+    # screen readers hear the answer through the status line (a polite live region)
+    expect(page.get_by_role("status").locator(".sr-only")).to_have_text(first["answer"])
     ask(page, JTAI, 2)
 
     # the FIRST answer's [1] marker opens the first answer's own quote, highlighted, in view

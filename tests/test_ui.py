@@ -543,3 +543,9 @@ def test_machine_names_only_for_every_interface():
 
     assert machine_names("127.0.0.1") == set() and machine_names("192.0.2.7") == set()
     assert socket.gethostname().lower() in machine_names("0.0.0.0")
+
+
+def test_status_line_speaks_the_answer_escaped():
+    out = ui.status_html("Answer ready.", spoken="64 <b>x</b>")
+    assert 'role="status"' in out and '<span class="sr-only">64 &lt;b&gt;x&lt;/b&gt;</span>' in out
+    assert "sr-only" not in ui.status_html("Cleared.")

@@ -160,7 +160,7 @@ def create_app(qa):
                 gr.update(interactive=True),
                 first_panel(holder, ts) if ok else gr.update(),
                 gr.Tabs(selected="passage") if ok else gr.update(),
-                status_html(said),
+                status_html(said, spoken=turn["answer"]),
                 ts,
                 gr.update(value=path, interactive=path is not None),
             )

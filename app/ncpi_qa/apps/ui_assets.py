@@ -59,6 +59,8 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
 #chatlog .actions button { border: 1px solid #9ca3af; background: #ffffff; color: #111827;
   border-radius: 6px; padding: 0.1rem 0.5rem; font-size: 0.85rem; cursor: pointer; }
 #chatlog .actions button[aria-pressed="true"] { background: #dbeafe; border-color: #1d4ed8; }
+.sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px;
+  overflow: hidden; clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
 .status { min-height: 1.2em; margin: 0.2rem 0; color: #374151; font-size: 0.9rem; }
 .hint { color: #4b5563; font-size: 0.85rem; margin: 0; }
 .examples-title { font-size: 1rem; margin: 0.6rem 0 0.2rem; }

@@ -186,8 +186,11 @@ def write_export(turns: list, folder: Path) -> str | None:
     return str(path)
 
 
-def status_html(message: str) -> str:
-    return f'<p class="status" role="status" aria-live="polite">{R.esc(message)}</p>'
+def status_html(message: str, spoken: str = "") -> str:
+    """The live status line; ``spoken`` is read out by screen readers but not shown (the
+    answer itself, which is already on screen in the conversation)."""
+    extra = f' <span class="sr-only">{R.esc(spoken)}</span>' if spoken else ""
+    return f'<p class="status" role="status" aria-live="polite">{R.esc(message)}{extra}</p>'
 
 
 def browser_secret(settings) -> str:

@@ -104,9 +104,8 @@ def render_chat(turns: list[dict], pending: str | None = None) -> str:
     if not body:
         body.append('<p class="empty">Ask a question about the documents to begin.</p>')
     return (
-        '<div id="chatlog" role="log" aria-live="polite" aria-label="Conversation">'
-        + "".join(body)
-        + "</div>"
+        # not a live region: it is re-rendered whole; the status line announces each answer
+        '<div id="chatlog" role="region" aria-label="Conversation">' + "".join(body) + "</div>"
     )
 
 
