@@ -115,7 +115,8 @@ def test_open_document_at_the_quote_and_sources_list(shipped_qa):
     for d in shipped_qa.store.manifest["documents"]:
         assert f'data-action="doc:{d["doc_id"]}"' in listing
         assert html.escape(d["title"]) in listing and f"<td>{d['n_chunks']}</td>" in listing
-    assert shipped_qa.store.manifest["built_at"] in listing
+    built = shipped_qa.store.manifest["built_at"]  # e.g. 2026-11-30T03:06:59Z
+    assert f"<td>{built[:10]} {built[11:16]} UTC</td>" in listing
 
 
 @pytest.mark.slow

@@ -266,7 +266,9 @@ def render_document(doc, start: int | None = None, end: int | None = None, page_
 def render_sources(manifest: dict, documents) -> str:
     """The indexed documents: title, type, pages, chunks, when indexed, each one openable."""
     docs = manifest.get("documents") or []
-    built = manifest.get("built_at", "")
+    built = str(manifest.get("built_at", ""))  # "2026-11-30T03:06:59Z" -> "2026-11-30 03:06 UTC"
+    if len(built) >= 16 and built[10:11] == "T" and built.endswith("Z"):
+        built = f"{built[:10]} {built[11:16]} UTC"
     rows = []
     for d in docs:
         doc = (documents or {}).get(d["doc_id"])
