@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,12 @@ class Settings(BaseSettings):
         description="Answer only when the learned answerer's P(the passages answer the "
         "question) is at least this; below it the bot says the documents don't answer. "
         "Unset: the threshold calibrated on held-out SQuAD articles (in the weights file).",
+    )
+    answerer: Literal["rules", "learned"] = Field(
+        default="rules",
+        description="'rules': hand-weighted scores and question-type rules (tuned on "
+        "evals/dev.jsonl; the default while it answers the shipped documents better). "
+        "'learned': the answerer fitted on SQuAD 2.0 (qa/weights/, `make train`).",
     )
     answerer_weights: Path | None = Field(
         default=None,

@@ -144,10 +144,12 @@ def phase_serve(p: dict) -> dict:
         docs, dev = shipped_only(store.documents, p["sources"]), p["dev"]
         hits = {"hybrid": dev_hits(dev, docs, spans)}  # the dev questions were asked first
         for mode in ("dense", "bm25"):
-            found = [qa.retriever.search(row["question"], 5, mode=mode) for row in dev]
-            chunks = [[store.chunks[h.index] for h in hs] for hs in found]
+            found = [
+                qa.retriever.search(row["question"], qa.embed(row["question"]), 5, mode=mode)
+                for row in dev
+            ]
             hits[mode] = dev_hits(
-                dev, docs, [[(c.doc_id, c.start, c.end) for c in cs] for cs in chunks]
+                dev, docs, [[(h.doc_id, h.start, h.end) for h in hs] for hs in found]
             )
         out["dev_hit_at_5"] = {m: round(float(np.mean(v)), 3) for m, v in hits.items() if v}
     if out["faiss"] == "hnsw" or len(store.chunks) >= 100_000:

@@ -60,16 +60,17 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
                 "retrieved": {m: r[: max(HIT_KS)] for m, r in a.rankings.items()},
             }
         )
-        replay.append((analyse(a.question), a.candidates, a.best_score or 0.0))
+        replay.append((analyse(a.question), a.candidates, a.best_score))
         if i % 50 == 0 or i == len(rows):
             log(f"eval: {i}/{len(rows)} questions ({time.perf_counter() - t0:.1f}s)")
     result = score_records(rows, records, store.documents, store.chunks)
-    configured = float(qa.model.threshold)
+    configured = float(answerer.threshold)
     sweep = []
     for t in sweep_thresholds([r["best_score"] for r in records], configured):
         outcomes = []
         for profile, candidates, answerability in replay:
-            text, declined, cites = answerer.decide(profile, candidates, answerability, t)
+            score = answerability if answerability is not None else float("-inf")
+            text, declined, cites = answerer.decide(profile, candidates, score, t)
             outcomes.append((declined, text, len(cites)))
         sweep.append(sweep_point(t, rows, outcomes, configured))
     result.update(
@@ -80,7 +81,7 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
             "retrieval_k": max(HIT_KS),
             "fusion_dense_weight": qa.retriever.dense_weight,
             "model": store.manifest.get("model"),
-            "answerer": qa.model.meta.get("trained_on"),
+            "answerer": qa.settings.answerer,
             "n_chunks": len(store.chunks),
             "n_documents": len(store.documents),
         }

@@ -50,6 +50,14 @@ class Answerer:
         self._reranker = reranker
 
     @property
+    def threshold(self) -> float:
+        return self.model.threshold
+
+    @property
+    def margin(self) -> float:
+        return self.model.margin
+
+    @property
     def reranker(self):
         if self._reranker is None:
             from ncpi_qa.qa.reranker import CrossEncoder

@@ -21,6 +21,9 @@ def validate_question(question: str | None, settings: Settings) -> str:
     return q
 
 
+RULES_THRESHOLD = 0.328  # the rule-based answerer's threshold, tuned on evals/dev.jsonl
+
+
 class QA:
     """Loads the index and the models once; ``ask`` answers one question.
 
@@ -46,8 +49,6 @@ class QA:
             )
         self.embedder = embedder
         self.model = model if model is not None else load_model(settings.answerer_weights)
-        if settings.abstain_threshold is not None:
-            self.model.threshold = settings.abstain_threshold
         fusion = self.model.meta.get("fusion_dense_weight", 0.5)
         self.retriever = Retriever(
             self.store,
@@ -58,9 +59,22 @@ class QA:
             if settings.fusion_dense_weight is not None
             else fusion,
         )
-        self.answerer = Answerer(
-            self.store, self.model, settings.max_answer_sentences, reranker=reranker
-        )
+        if settings.answerer == "rules" and model is None:
+            from ncpi_qa.qa.rules import RulesAnswerer
+
+            threshold = settings.abstain_threshold
+            self.answerer = RulesAnswerer(
+                self.store,
+                RULES_THRESHOLD if threshold is None else threshold,
+                settings.max_answer_sentences,
+                embedder=embedder,
+            )
+        else:
+            if settings.abstain_threshold is not None:
+                self.model.threshold = settings.abstain_threshold
+            self.answerer = Answerer(
+                self.store, self.model, settings.max_answer_sentences, reranker=reranker
+            )
 
     def embed(self, question: str) -> np.ndarray:
         return self.retriever.embed_query(question)
