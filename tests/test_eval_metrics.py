@@ -342,3 +342,17 @@ def test_gate_failures():
     assert any(m.startswith("answer_accuracy 0.500 < 0.90") for m in msgs)
     assert any("citation_validity" in m for m in msgs)
     assert any("abstention_accuracy not measured" in m for m in msgs)
+
+
+def test_fusion_gain_gates_hybrid_against_the_better_single_mode():
+    from ncpi_qa.evals.metrics import SQUAD_GATE, fusion_gain
+
+    r = {"retrieval": {"bm25": {"hit@1": 0.7}, "dense": {"hit@1": 0.6}, "hybrid": {"hit@1": 0.75}}}
+    assert fusion_gain(r) == 0.05
+    assert gate_failures(r, {"fusion_gain": 0.01}) == []
+    r["retrieval"]["dense"]["hit@1"] = 0.8  # dense alone now beats the fusion
+    assert fusion_gain(r) == -0.05
+    assert gate_failures(r, {"fusion_gain": 0.01}) == ["fusion_gain -0.050 < 0.01"]
+    assert fusion_gain({}) is None
+    assert "not measured" in gate_failures({}, {"fusion_gain": 0.01})[0]
+    assert set(SQUAD_GATE) == {"rules", "learned"}

@@ -112,7 +112,7 @@ def _squad_rows(args, settings, log):
 
 def main(args, settings) -> int:
     """`ncpi-qa eval`: returns the exit code (1 when --gate fails)."""
-    from ncpi_qa.evals.metrics import GATE, SQUAD_GATE
+    from ncpi_qa.evals.metrics import GATE, SQUAD_GATE, fusion_gain
     from ncpi_qa.qa.pipeline import QA
 
     squad_file = getattr(args, "squad", None)
@@ -129,6 +129,7 @@ def main(args, settings) -> int:
         if squad_file:  # SQuAD's names for the two halves
             result["HasAns_accuracy"] = result["answer_accuracy"]
             result["NoAns_accuracy"] = result["abstention_accuracy"]
+            result["fusion_gain"] = fusion_gain(result)
         if getattr(args, "report", None):
             from ncpi_qa.evals.report import write_report
 
@@ -141,7 +142,7 @@ def main(args, settings) -> int:
         print(format_table(result))
     if not getattr(args, "gate", False):
         return 0
-    failed = gate_failures(result, SQUAD_GATE if squad_file else GATE)
+    failed = gate_failures(result, SQUAD_GATE[settings.answerer] if squad_file else GATE)
     for msg in failed:
         _log(f"gate failed: {msg}")
     if not failed:

@@ -96,9 +96,7 @@ def _support(context: str, answer_start: int) -> str:
     return context
 
 
-def to_rows(
-    articles: list[Article], limit: int | None = None, seed: int = 0
-) -> list[Row]:
+def to_rows(articles: list[Article], limit: int | None = None, seed: int = 0) -> list[Row]:
     """Questions in the eval format; ``limit`` takes a fixed random sample (by ``seed``)."""
     rows = []
     for a in articles:
