@@ -60,21 +60,19 @@ def cmd_ask(args) -> int:
     s = _settings(args)
     _check_text(args.question)
     validate_question(args.question, s)  # fail fast, before loading the model
-    result = QA(s).ask(args.question, k=args.k).to_dict()
+    answer = QA(s).ask(args.question, k=args.k)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(result["answer"])
-    if result["citations"]:
+    print(answer.text)
+    if answer.citations:
         print()
-        for c in result["citations"]:
-            page = f", p. {c['page']}" if c["page"] is not None else ""
-            sect = f" § {c['section']}" if c["section"] else ""
-            print(f"[{c['n']}] {c['title']}{sect}{page} ({c['doc_id']} [{c['start']}:{c['end']}])")
+        for c in answer.citations:
+            print(f"[{c.n}] {c.label} ({c.doc_id} [{c.start}:{c.end}])")
     else:
         print("\nClosest passages:")
-        for p in result["passages"][:3]:
-            print(f"- {p['chunk_id']}: {p['text'][:160]}...")
+        for p in answer.passages[:3]:
+            print(f"- {p.label} ({p.chunk_id}): {p.text[:160]}...")
     return 0
 
 

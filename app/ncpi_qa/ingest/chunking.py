@@ -96,13 +96,10 @@ class Chunk:
 
     @property
     def label(self) -> str:
-        """Human citation label, e.g. "Report § Findings, p. 12"."""
-        parts = [self.title]
-        if self.section and self.section != self.title:
-            parts.append(f"§ {self.section}")
-        if self.page is not None:
-            parts.append(f"p. {self.page}")
-        return ", ".join([" ".join(parts[:2])] + parts[2:])
+        """Human citation label, e.g. "Report · Findings · p. 12" (schema.citation_label)."""
+        from ncpi_qa.schema import citation_label
+
+        return citation_label(self.title, self.section, self.page)
 
     def embed_head(self) -> str:
         """The title line embedded (and BM25-indexed) above the chunk's text."""
