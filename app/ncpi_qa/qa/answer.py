@@ -159,20 +159,25 @@ class Answerer:
         return self.store.documents[chunk.doc_id].text[c.start : c.end]
 
     def _citation(self, n: int, c: Candidate) -> Citation:
-        chunk = self.store.chunks[c.chunk_index]
-        doc = self.store.documents[chunk.doc_id]
-        return Citation(
-            n=n,
-            doc_id=chunk.doc_id,
-            title=doc.title,
-            section=chunk.section,
-            page=doc.page_at(c.start),
-            quote=doc.text[c.start : c.end],
-            start=c.start,
-            end=c.end,
-            score=round(c.score, 4),
-            chunk_id=chunk.chunk_id,
-        )
+        return cite(self.store, n, c.chunk_index, c.start, c.end, c.score)
+
+
+def cite(store, n: int, chunk_index: int, start: int, end: int, score: float) -> Citation:
+    """Citation ``n``: the sentence at ``[start, end)`` of chunk ``chunk_index``'s document."""
+    chunk = store.chunks[chunk_index]
+    doc = store.documents[chunk.doc_id]
+    return Citation(
+        n=n,
+        doc_id=chunk.doc_id,
+        title=doc.title,
+        section=chunk.section,
+        page=doc.page_at(start),
+        quote=doc.text[start:end],
+        start=start,
+        end=end,
+        score=round(score, 4),
+        chunk_id=chunk.chunk_id,
+    )
 
 
 def lead_fact(sentence: str, profile: Profile) -> str | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ncpi_qa.ingest.text import normalize
+from ncpi_qa.qa.answer import cite
 from ncpi_qa.qa.rules_terms import (
     _ANAPHOR,
     _is_list_item,
@@ -27,7 +28,7 @@ from ncpi_qa.qa.rules_terms import (
     lead_fact,
     question_type,
 )
-from ncpi_qa.schema import ABSTAIN_PHRASE, Answer, Citation
+from ncpi_qa.schema import ABSTAIN_PHRASE, Answer
 
 # Question types whose extra quotes must hold the asked-for kind of fact too.
 _TYPED = frozenset({"number", "date", "duration", "frequency", "money"})
@@ -250,24 +251,10 @@ class RulesAnswerer:
                 continue
             seen.add(key)
             chosen.append(sc)
-        citations = []
-        for n, sc in enumerate(chosen, start=1):
-            chunk = self.store.chunks[sc.chunk_index]
-            doc = self.store.documents[chunk.doc_id]
-            citations.append(
-                Citation(
-                    n=n,
-                    doc_id=chunk.doc_id,
-                    title=doc.title,
-                    section=chunk.section,
-                    page=doc.page_at(sc.start),
-                    quote=doc.text[sc.start : sc.end],
-                    start=sc.start,
-                    end=sc.end,
-                    score=round(sc.score, 4),
-                    chunk_id=chunk.chunk_id,
-                )
-            )
+        citations = [
+            cite(self.store, n, sc.chunk_index, sc.start, sc.end, sc.score)
+            for n, sc in enumerate(chosen, start=1)
+        ]
         text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
         lead = lead_fact(citations[0].quote, qtype, question)
         return (f"{lead} — {text}" if lead else text), False, citations

@@ -9,9 +9,9 @@ year than the one asked about. Stems come from PyStemmer (Snowball English), off
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from ncpi_qa.ingest.text import STOPWORDS, normalize
+from ncpi_qa.qa.question import content_words, stem
 
 _NUMBER_WORDS = {
     "one",
@@ -121,7 +121,7 @@ def _head_terms(words: list[str]) -> set[str]:
             continue
         if w in STOPWORDS:
             break
-        out.update(_stem(p) for p in parts if p not in STOPWORDS and p not in ("s",))
+        out.update(stem(p) for p in parts if p not in STOPWORDS and p not in ("s",))
     return out
 
 
@@ -235,9 +235,9 @@ def _names_without_content(sentence: str, question: str) -> bool:
         m = m2
     if not m:
         return False
-    stem = _stem(m.group(1).lower())
+    target = stem(m.group(1).lower())
     for w in _WORD.finditer(sentence):
-        if _stem(w.group(0).lower()) == stem:
+        if stem(w.group(0).lower()) == target:
             return not _ENUMERATES.match(sentence[w.end() : w.end() + 40])
     return False
 
@@ -275,27 +275,6 @@ def question_type(question: str) -> str | None:
     if _Q_NAME.search(question):
         return "name"
     return None
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
-
-
-def content_words(text: str) -> dict[str, str]:
-    """Stem -> the first surface word with that stem, for the text's content words."""
-    out: dict[str, str] = {}
-    for w in re.findall(r"\w\w+", normalize(text)):
-        if w not in STOPWORDS:
-            out.setdefault(_stem(w), w)
-    return out
 
 
 def content_terms(text: str) -> list[str]:
