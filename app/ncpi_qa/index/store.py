@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-import socket
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +40,14 @@ from ncpi_qa.errors import (
     IndexIncompatibleError,
     NoIndexError,
     StoreWriteError,
+)
+from ncpi_qa.index.generations import (
+    BuildReport,
+    clean_leftovers,
+    current_generation,
+    encode_with_eta,
+    read_manifest,
+    store_lock,
 )
 from ncpi_qa.ingest.chunking import (
     CHUNKER_VERSION,
@@ -87,116 +92,9 @@ def _config_key(model: str, chunking: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-LOCK_NAME = ".build.lock"
-
-
 def build_checkpoint(stage: str, store_dir: Path) -> None:
     """A no-op called at fixed points of a build ("locked", "written" just before the CURRENT
     switch, "switched" just after it). Tests replace it to force interleavings of builds."""
-
-
-@contextlib.contextmanager
-def store_lock(store_dir: Path, timeout: float, log=None) -> Iterator[None]:
-    """Hold the store's build lock (an exclusive flock on ``.build.lock``).
-
-    Waits up to ``timeout`` seconds for another build, saying so once through ``log``; then
-    raises IndexBusyError. The OS drops the lock when the holder exits, even by kill -9.
-    """
-    store_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(store_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        t0, said = time.monotonic(), False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                waited = time.monotonic() - t0
-                holder = _lock_holder(fd)
-                if waited >= timeout:
-                    raise IndexBusyError(store_dir, waited, holder) from None
-                if not said and log is not None:
-                    log(
-                        f"Another build is writing the index in {store_dir}"
-                        f"{f' ({holder})' if holder else ''}; waiting up to {timeout:.0f}s "
-                        "for it to finish..."
-                    )
-                    said = True
-                time.sleep(min(0.1, max(timeout - waited, 0.01)))
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
-        except OSError:
-            pass  # the note is only for the message above; the lock is what counts
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _lock_holder(fd: int) -> str:
-    try:
-        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-
-
-def clean_leftovers(store_dir: Path) -> list[str]:
-    """Remove what crashed builds left behind. Call only while holding the build lock: then
-    no temp folder or pointer can belong to a live build. Never touches a ``gen-*`` folder."""
-    removed = []
-    for p in store_dir.glob(".tmp-gen-*"):
-        shutil.rmtree(p, ignore_errors=True)
-        removed.append(p.name)
-    for p in [*store_dir.glob(".CURRENT.*"), *(store_dir / "cache").glob("*.tmp.npz")]:
-        p.unlink(missing_ok=True)
-        removed.append(p.name)
-    return removed
-
-
-def current_generation(store_dir: Path) -> Path | None:
-    try:
-        name = (store_dir / "CURRENT").read_text().strip()
-    except OSError:
-        return None
-    gen = store_dir / name
-    return gen if (gen / "manifest.json").exists() else None
-
-
-def read_manifest(store_dir: Path) -> dict | None:
-    gen = current_generation(store_dir)
-    return json.loads((gen / "manifest.json").read_text()) if gen else None
-
-
-@dataclass
-class BuildReport:
-    indexed: list[str] = field(default_factory=list)
-    embedded: list[str] = field(default_factory=list)  # doc ids whose vectors were computed
-    reused: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
-    up_to_date: bool = False
-    n_chunks: int = 0
-    n_sentences: int = 0
-    texts_embedded: int = 0
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        lines = []
-        if self.up_to_date:
-            lines.append(
-                f"Index is up to date ({len(self.indexed)} documents, {self.n_chunks} "
-                "chunks): nothing to embed."
-            )
-        else:
-            lines.append(
-                f"Indexed {len(self.indexed)} documents, {self.n_chunks} chunks, "
-                f"{self.n_sentences} sentences in {self.seconds:.1f}s: embedded "
-                f"{len(self.embedded)} document(s) ({self.texts_embedded} texts), reused "
-                f"{len(self.reused)}, removed {len(self.removed)}."
-            )
-        for name, why in self.skipped:
-            lines.append(f"Skipped {name}: {why}")
-        return "\n".join(lines)
 
 
 def _scan(
@@ -351,7 +249,7 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
             texts += sentence_texts
             bounds.append((a, b, len(texts)))
         log(f"Embedding {len(texts)} texts ({len(pending)} document(s)) with {embedder.name}...")
-        vecs = _encode_with_eta(embedder, texts, progress, log)
+        vecs = encode_with_eta(embedder, texts, progress, log)
         report.texts_embedded = len(texts)
         for (doc, chunks, cache_file), (a, b, c) in zip(pending, bounds, strict=True):
             per_doc[doc.doc_id] = (chunks, vecs[a:b], vecs[b:c])
@@ -457,31 +355,6 @@ def _write_generation(store_dir, docs, chunks, chunk_matrix, sent_matrix, manife
     for old in store_dir.iterdir():
         if old.is_dir() and old.name.startswith("gen-") and old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _encode_with_eta(embedder, texts: list[str], progress: bool, log) -> np.ndarray:
-    """Encode all texts; on large work, in slices, logging done/total and time left."""
-    slice_size = 2048
-    if len(texts) <= 2 * slice_size:
-        return np.asarray(embedder.encode(texts, progress=progress), dtype=np.float32)
-    out, t0, last = [], time.monotonic(), 0.0
-    for i in range(0, len(texts), slice_size):
-        out.append(np.asarray(embedder.encode(texts[i : i + slice_size]), dtype=np.float32))
-        done, now = min(i + slice_size, len(texts)), time.monotonic()
-        if done < len(texts) and (now - last >= 10 or i == 0):
-            left = (now - t0) / done * (len(texts) - done)
-            log(f"  embedded {done}/{len(texts)} texts, about {_duration(left)} left")
-            last = now
-    return np.concatenate(out)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 @dataclass

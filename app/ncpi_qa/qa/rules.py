@@ -31,6 +31,7 @@ from ncpi_qa.qa.rules_terms import (
 from ncpi_qa.schema import ABSTAIN_PHRASE, Answer
 
 # Question types whose extra quotes must hold the asked-for kind of fact too.
+WORD_CACHE_MAX = 20_000  # word vectors kept for soft matches (~30 MB at 384 floats)
 _TYPED = frozenset({"number", "date", "duration", "frequency", "money"})
 
 DECLINE_TEXT = ABSTAIN_PHRASE + " The closest passages are listed as sources."
@@ -108,6 +109,8 @@ class RulesAnswerer:
 
     def _word_vectors(self, words: set[str]) -> dict[str, np.ndarray]:
         missing = [w for w in words if w not in self._wv]
+        if len(self._wv) + len(missing) > WORD_CACHE_MAX:  # bounded: start afresh
+            self._wv.clear()
         if missing and self.embedder is not None:
             for w, v in zip(missing, self.embedder.encode(missing), strict=True):
                 self._wv[w] = v
