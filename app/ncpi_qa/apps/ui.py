@@ -304,17 +304,16 @@ def serve(demo, host: str = "127.0.0.1", port: int | None = None, settings=None,
 
 
 def launch(settings, host: str | None = None, port: int | None = None, **kwargs):
-    """Build (or update) the index, load the QA pipeline, and serve the chat app."""
+    """Load the QA pipeline over the index `ncpi-qa index` built, and serve the chat app (the
+    app never builds the index itself; `make run` indexes first)."""
     offline_env()
-    from ncpi_qa.index.store import build_index
     from ncpi_qa.qa.pipeline import QA
 
     host, port = host or settings.host, port or settings.port
     warning = check_bind(host, settings.allow_remote)  # refuses before any slow work
     if settings.auth_file:
         read_auth_file(settings.auth_file)  # a bad file fails here, with its reason
-    build_index(settings)  # a quick no-op when the index is up to date
-    demo = create_app(QA(settings))
+    demo = create_app(QA(settings))  # NoIndexError says to run `ncpi-qa index`
     where = "local only" if warning is None else "REACHABLE FROM OTHER MACHINES"
     if warning:
         login = "login required" if settings.auth_file else "no login: set --auth-file"
