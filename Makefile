@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run index test test-fast lint format bench eval eval-squad train install install-test browser axe clean
+.PHONY: run index test test-fast lint format bench eval eval-squad train soak install install-test browser axe clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,11 @@ eval-squad: install
 # with a fixed seed: about 40 minutes on 2 CPU cores, most of it the cross-encoder.
 train: install
 	cd tools/train && ../../$(PY) train_answerer.py --data ../../$(SQUAD)
+
+# 20 clients for 5 minutes against `ncpi-qa app` on 127.0.0.1; server RSS each minute.
+soak: install
+	$(BIN)/ncpi-qa index
+	$(PY) tools/soak/soak.py --clients 20 --minutes 5
 
 bench: $(BENCH_VENV)/.installed-bench
 	$(BENCH_VENV)/bin/ncpi-qa bench
