@@ -60,8 +60,9 @@ def format_table(result: dict) -> str:
     ]
     if "citation_page_accuracy" in result:
         keys.append("citation_page_accuracy")
+    gates = result.get("gate") or GATE
     for key in keys:
-        gate = f"  (gate >= {GATE[key]:.2f})" if key in GATE else ""
+        gate = f"  (gate >= {gates[key]:.2f})" if key in gates else ""
         lines.append(f"  {key:<24}{_fmt(result.get(key)):>8}{gate}")
     lat = result["latency_ms"]
     lines += [
@@ -214,7 +215,7 @@ def _summary_table(result: dict) -> str:
         if key not in result:
             continue
         v = result[key]
-        gate = GATE.get(key)
+        gate = (result.get("gate") or GATE).get(key)
         verdict = ""
         if gate is not None:
             ok = v is not None and v >= gate

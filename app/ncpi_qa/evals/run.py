@@ -126,6 +126,7 @@ def main(args, settings) -> int:
         qa = QA(settings, embedder=embedder)  # the index must exist: `ncpi-qa index`
         result = evaluate(qa, rows, k=getattr(args, "k", None))
         result["dataset"] = source
+        result["gate"] = SQUAD_GATE[settings.answerer] if squad_file else GATE
         if squad_file:  # SQuAD's names for the two halves
             result["HasAns_accuracy"] = result["answer_accuracy"]
             result["NoAns_accuracy"] = result["abstention_accuracy"]
@@ -142,7 +143,7 @@ def main(args, settings) -> int:
         print(format_table(result))
     if not getattr(args, "gate", False):
         return 0
-    failed = gate_failures(result, SQUAD_GATE[settings.answerer] if squad_file else GATE)
+    failed = gate_failures(result, result["gate"])
     for msg in failed:
         _log(f"gate failed: {msg}")
     if not failed:
