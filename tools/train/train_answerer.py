@@ -11,7 +11,7 @@ passages exactly as `ncpi-qa ask` does.
 
     python tools/train/train_answerer.py [--data DIR] [--out FILE] [--ablation]
 
-Fixed seed. On this 2-core CPU the run takes about 40 minutes, most of it the cross-encoder
+Fixed seed. On this 2-core CPU the run takes about 15 minutes, 8 of them the cross-encoder
 (5-12 (question, sentence) training pairs a second, depending on what else runs).
 """
 
