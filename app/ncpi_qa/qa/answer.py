@@ -9,6 +9,7 @@ answer's quotes is the document's own text, and each quote's offsets point at it
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -129,37 +130,49 @@ class Answerer:
         for c in candidates:
             if len(chosen) >= self.max_sentences or (chosen and c.score < best - margin):
                 break
-            key = normalize(self._text(c))
+            key = normalize(sentence_text(self.store, c))
             if key not in seen:
                 seen.add(key)
                 chosen.append(c)
-        citations = [self._citation(n, c) for n, c in enumerate(chosen, start=1)]
-        text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
-        lead = lead_fact(citations[0].quote, profile)
-        return (f"{lead} — {text}" if lead else text), False, citations
+        text, citations = quote(self.store, chosen, lambda s: lead_fact(s, profile))
+        return text, False, citations
 
     def answer(
         self, profile: Profile, qvec: np.ndarray, passages: list[Passage], **decide_kw
     ) -> Answer:
-        candidates, answerability = self.score(profile, qvec, passages)
-        text, declined, citations = self.decide(profile, candidates, answerability, **decide_kw)
-        return Answer(
-            question=profile.text,
-            text=text,
-            abstained=declined,
-            citations=citations,
-            passages=passages,
-            candidates=candidates,
-            best_score=answerability,
-            threshold=decide_kw.get("threshold", self.model.threshold),
-        )
+        return answer_with(self, profile, qvec, passages, **decide_kw)
 
-    def _text(self, c: Candidate) -> str:
-        chunk = self.store.chunks[c.chunk_index]
-        return self.store.documents[chunk.doc_id].text[c.start : c.end]
 
-    def _citation(self, n: int, c: Candidate) -> Citation:
-        return cite(self.store, n, c.chunk_index, c.start, c.end, c.score)
+def sentence_text(store, c) -> str:
+    """The document text of a candidate (anything with chunk_index, start, end)."""
+    return store.documents[store.chunks[c.chunk_index].doc_id].text[c.start : c.end]
+
+
+def quote(store, chosen, lead_of) -> tuple[str, list[Citation]]:
+    """The answer text — the chosen sentences quoted with [n] markers, led by ``lead_of(first
+    quote)`` when that gives a fact — and their citations. Both answerers answer this way."""
+    citations = [
+        cite(store, n, c.chunk_index, c.start, c.end, c.score) for n, c in enumerate(chosen, 1)
+    ]
+    text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
+    lead = lead_of(citations[0].quote)
+    return (f"{lead} — {text}" if lead else text), citations
+
+
+def answer_with(answerer, profile, qvec: np.ndarray, passages, **decide_kw) -> Answer:
+    """score() once, decide() once: the Answer, for either answerer."""
+    candidates, best = answerer.score(profile, qvec, passages)
+    text, declined, citations = answerer.decide(profile, candidates, best, **decide_kw)
+    return Answer(
+        question=profile.text,
+        text=text,
+        abstained=declined,
+        citations=citations,
+        passages=passages,
+        candidates=candidates,
+        best_score=best if best is not None and math.isfinite(best) else None,
+        threshold=decide_kw.get("threshold", answerer.threshold),
+    )
 
 
 def cite(store, n: int, chunk_index: int, start: int, end: int, score: float) -> Citation:

@@ -26,45 +26,29 @@ from ncpi_qa.schema import Citation, Passage
 _HIDDEN = ["doc_id", "chunk_id", "label", "n"]
 
 
-def passage_node(p: Passage) -> TextNode:
-    """A retrieved chunk as a TextNode (its id is the chunk id: document, page, offsets)."""
+def _node(id_: str, text: str, start: int, end: int, **metadata) -> TextNode:
     return TextNode(
-        id_=p.chunk_id,
-        text=p.text,
-        start_char_idx=p.start,
-        end_char_idx=p.end,
-        metadata={
-            "doc_id": p.doc_id,
-            "chunk_id": p.chunk_id,
-            "title": p.title,
-            "section": p.section,
-            "page": p.page,
-            "label": p.label,
-        },
+        id_=id_,
+        text=text,
+        start_char_idx=start,
+        end_char_idx=end,
+        metadata=metadata,
         excluded_embed_metadata_keys=_HIDDEN,
         excluded_llm_metadata_keys=_HIDDEN,
     )
+
+
+def passage_node(p: Passage) -> TextNode:
+    """A retrieved chunk as a TextNode (its id is the chunk id: document, page, offsets)."""
+    return _node(p.chunk_id, p.text, p.start, p.end, doc_id=p.doc_id, chunk_id=p.chunk_id,
+                 title=p.title, section=p.section, page=p.page, label=p.label)  # fmt: skip
 
 
 def citation_node(c: Citation) -> TextNode:
     """A cited sentence as a TextNode: ``text == document text[start_char_idx:end_char_idx]``."""
-    return TextNode(
-        id_=f"{c.chunk_id} [{c.start}:{c.end}]",
-        text=c.quote,
-        start_char_idx=c.start,
-        end_char_idx=c.end,
-        metadata={
-            "n": c.n,
-            "doc_id": c.doc_id,
-            "chunk_id": c.chunk_id,
-            "title": c.title,
-            "section": c.section,
-            "page": c.page,
-            "label": c.label,
-        },
-        excluded_embed_metadata_keys=_HIDDEN,
-        excluded_llm_metadata_keys=_HIDDEN,
-    )
+    return _node(f"{c.chunk_id} [{c.start}:{c.end}]", c.quote, c.start, c.end, n=c.n,
+                 doc_id=c.doc_id, chunk_id=c.chunk_id, title=c.title, section=c.section,
+                 page=c.page, label=c.label)  # fmt: skip
 
 
 class NcpiRetriever(BaseRetriever):

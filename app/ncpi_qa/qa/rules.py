@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ncpi_qa.ingest.text import normalize
-from ncpi_qa.qa.answer import cite
+from ncpi_qa.qa.answer import answer_with, quote, sentence_text
 from ncpi_qa.qa.rules_terms import (
     _ANAPHOR,
     _is_list_item,
@@ -249,33 +249,13 @@ class RulesAnswerer:
                 break
             if needs_type and not sc.type_ok and chosen:
                 continue
-            key = normalize(self._text(sc))
+            key = normalize(sentence_text(self.store, sc))
             if key in seen:
                 continue
             seen.add(key)
             chosen.append(sc)
-        citations = [
-            cite(self.store, n, sc.chunk_index, sc.start, sc.end, sc.score)
-            for n, sc in enumerate(chosen, start=1)
-        ]
-        text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
-        lead = lead_fact(citations[0].quote, qtype, question)
-        return (f"{lead} — {text}" if lead else text), False, citations
+        text, citations = quote(self.store, chosen, lambda s: lead_fact(s, qtype, question))
+        return text, False, citations
 
     def answer(self, profile, qvec: np.ndarray, passages, **decide_kw) -> Answer:
-        scored, best = self.score(profile, qvec, passages)
-        text, declined, citations = self.decide(profile, scored, best, **decide_kw)
-        return Answer(
-            question=profile.text,
-            text=text,
-            abstained=declined,
-            citations=citations,
-            passages=passages,
-            candidates=scored,
-            best_score=best if math.isfinite(best) else None,
-            threshold=decide_kw.get("threshold", self.threshold),
-        )
-
-    def _text(self, sc: Scored) -> str:
-        chunk = self.store.chunks[sc.chunk_index]
-        return self.store.documents[chunk.doc_id].text[sc.start : sc.end]
+        return answer_with(self, profile, qvec, passages, **decide_kw)
