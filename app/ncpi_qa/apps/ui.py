@@ -203,6 +203,7 @@ def create_app(qa):
             on_action,
             [action, turns],
             [panel, tabs, turns, chat, saved, status, action],
+            js="(a, t) => [window.__ncpiAction || a, t]",
             api_visibility="private",
             queue=False,
             show_progress="hidden",

@@ -119,6 +119,9 @@ HEAD = r"""
         shown.scrollIntoView({ block: 'center', behavior: 'auto' });
       }
     }
+    // The click handler reads the action from here (its js= preprocessor), so a busy page
+    // cannot send the hidden box's previous value before the new one has reached Gradio.
+    window.__ncpiAction = action;
     box.value = action;
     box.dispatchEvent(new Event('input', { bubbles: true }));
     setTimeout(function () { btn.click(); }, 30);
