@@ -1,6 +1,8 @@
 """Structure-aware chunking: headings -> paragraphs -> sentences, with exact offsets.
 
-A chunk never crosses a section (heading) or a PDF page. Paragraphs are packed into a chunk
+A chunk never crosses a section (heading), nor a PDF page except inside a paragraph that
+runs on from one page to the next (the chunk's page is the one it starts on); contents
+lines (a title, a dot leader, a page number) are not indexed. Paragraphs are packed into a chunk
 up to ``max_chars`` and ``max_tokens`` (the embedding model's window: all-MiniLM-L6-v2 reads
 256 tokens and silently drops the rest); a paragraph longer than that is split at sentence
 boundaries, and a sentence longer than that at whitespace (or, with none, between tokens),
@@ -19,9 +21,9 @@ from pathlib import Path
 from typing import Protocol
 
 from ncpi_qa.ingest.documents import Document
-from ncpi_qa.ingest.text import sentence_spans
+from ncpi_qa.ingest.text import is_toc_line, sentence_spans
 
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 HEAD_MAX_CHARS = 160  # the title line embedded with a chunk is cut to this
 
 
@@ -140,23 +142,35 @@ def _section_path(doc: Document, offset: int) -> str:
 
 
 def _blocks(doc: Document) -> list[tuple[int, int]]:
-    """Paragraph spans, cut at blank lines, headings and page boundaries; headings left out."""
+    """Paragraph spans, cut at blank lines, headings and page boundaries (not where a
+    paragraph runs on to the next page); headings and contents blocks left out."""
     text = doc.text
     cuts = {0, len(text)}
     for h in doc.headings:
         cuts.update((h.start, h.end))
-    for s, e, _ in doc.pages:
-        cuts.update((s, e))
+    for (_, e, _), (s, _, _) in zip(doc.pages, doc.pages[1:], strict=False):
+        if "\n" in text[e:s] or text[e:s].strip():  # not one paragraph's space (or nothing)
+            cuts.update((e, s))
+    if doc.pages:
+        cuts.update((doc.pages[0][0], doc.pages[-1][1]))
     for m in re.finditer(r"\n[ \t]*\n", text):
         cuts.update((m.start(), m.end()))
     heading_spans = {(h.start, h.end) for h in doc.headings}
     points = sorted(cuts)
     blocks = []
     for a, b in zip(points, points[1:], strict=False):
-        if (a, b) in heading_spans or not text[a:b].strip():
+        if (a, b) in heading_spans or not text[a:b].strip() or _is_contents(text[a:b], doc):
             continue
         blocks.append((a, b))
     return blocks
+
+
+def _is_contents(block: str, doc: Document) -> bool:
+    """A block of contents lines (most of its lines titles with page numbers)."""
+    lines = [ln for ln in block.split("\n") if ln.strip()]
+    numbered = doc.kind == "pdf" and len(lines) >= 2  # a PDF keeps a contents page's lines
+    n = sum(is_toc_line(ln, numbered) for ln in lines)
+    return n >= 1 and n * 2 >= len(lines)
 
 
 def chunk_document(
@@ -171,7 +185,7 @@ def chunk_document(
     text = doc.text
     groups: list[tuple[str, int | None, list[list[tuple[int, int]]]]] = []
     for a, b in _blocks(doc):
-        sents = sentence_spans(text, a, b)
+        sents = [(s, e) for s, e in sentence_spans(text, a, b) if not is_toc_line(text[s:e])]
         if not sents:
             continue
         key = (_section_path(doc, a), doc.page_at(a))

@@ -146,9 +146,8 @@ STOPWORDS = frozenset(
     me more most my myself no nor not now of off on once only or other our ours ourselves out over
     own same she should so some such than that the their theirs them themselves then there these
     they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves tell say says said according
-    document documents page give list name many much whether also yet still""".split()
-)
+    whom why will with would you your yours yourself yourselves""".split()
+)  # NLTK's English list (its contractions aside): general, not fitted to any question set
 
 
 def tokens(text: str) -> list[str]:
@@ -189,3 +188,41 @@ def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
     if pos < 0:
         return None
     return index[pos], index[pos + len(target) - 1] + 1
+
+
+# A contents line: a title, a dot (or other) leader, a page number at the end.
+_TOC_LEADER = re.compile(
+    r"\S.*?(?:\s*(?:\.\s*){4,}|\s*…+\s*|\s*[_·]{4,}\s*)[0-9ivxlcdm]{1,5}\s*$", re.I
+)
+_TOC_NUMBER = re.compile(r"[^\s•].{0,110}?[A-Za-z)]\s+[0-9]{1,4}\s*$")
+
+
+def is_toc_line(line: str, numbered: bool = False) -> bool:
+    """A line of a contents page: a dot leader ending in a page number; with ``numbered``,
+    also a short title followed by a page number alone ("Introduction 3")."""
+    line = line.strip()
+    return bool(_TOC_LEADER.fullmatch(line) or (numbered and _TOC_NUMBER.fullmatch(line)))
+
+
+# Prefixes written with a hyphen ("multi-agency", "non-recent"): kept before a real word.
+_HYPHEN_PREFIXES = frozenset(
+    "anti co counter cross ex inter multi non over post pre pro re self semi sub under well".split()
+)
+
+
+def dehyphenate(left: str, right: str, vocab, compounds=frozenset()) -> bool:
+    """Whether ``left-`` at a line's end and ``right`` at the next line's start are one word
+    broken by the line (join as ``leftright``) rather than a hyphenated compound (keep
+    ``left-right``). Decided from the document's own words: ``vocab`` (lower-case words,
+    e.g. a Counter) and ``compounds`` (hyphenated words written within a line)."""
+    lo, ro = left.lower(), right.lower()
+    joined, hyphened = lo + ro, f"{lo}-{ro}"
+    if hyphened in compounds:
+        return False
+    if joined in vocab:
+        return True
+    if right[:1].isupper() or right[:1].isdigit() or left[-1:].isdigit():
+        return False  # "pre-Victorian", "COVID-19"
+    if ro in vocab and len(ro) >= 3 and (lo in vocab or lo in _HYPHEN_PREFIXES) and len(lo) >= 2:
+        return False  # two words of the document: a compound ("child-centred", "well-being")
+    return True
