@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ncpi_qa.ingest.chunking import chunk_document
-from ncpi_qa.ingest.documents import Document, load_document
+from ncpi_qa.ingest.documents import Document, Heading, load_document
 from ncpi_qa.ingest.text import find_normalized, normalize, sentence_spans
 
 from .conftest import FIXTURES, SHIPPED_CORPUS
@@ -197,3 +197,44 @@ def test_random_texts_every_chunk_and_sentence_fits_the_window():
             assert _tokens(c.embed_text()) <= window
             for s, e in c.sentences:
                 assert _tokens(doc.text[s:e]) <= window
+
+
+def test_paragraph_running_over_a_page_break_is_one_sentence_on_its_first_page():
+    """A PDF paragraph that runs on to the next page (the loader joins it with a space): its
+    sentence is whole, and the chunk is cited on the page it starts on."""
+    one = "Inspectors found that the force had improved its response to missing"
+    two = "children since 2016. The next inspection is due in 2027."
+    text = f"Findings\n\n{one} {two}\n\nA new paragraph on page two."
+    s1, s2 = len("Findings\n\n"), len("Findings\n\n") + len(one) + 1
+    heads = [Heading(0, 8, 1, "Findings")]
+    doc = Document(
+        "d",
+        "T",
+        text,
+        "d.pdf",
+        "pdf",
+        "0",
+        headings=heads,
+        pages=[(0, s2 - 1, 1), (s2, len(text), 2)],
+    )
+    chunks = chunk_document(doc)
+    sentences = [text[s:e] for c in chunks for s, e in c.sentences]
+    assert f"{one} children since 2016." in sentences
+    assert chunks[0].page == 1 and chunks[0].start == s1
+    # A real page break (a blank line between the pages) still starts a new chunk.
+    text2 = text.replace(f"{one} {two}", f"{one}.\n\n{two}")
+    cut = text2.index(two)
+    doc2 = Document(
+        "d", "T", text2, "d.pdf", "pdf", "0", pages=[(0, cut - 2, 1), (cut, len(text2), 2)]
+    )
+    assert [c.page for c in chunk_document(doc2)] == [1, 2]
+
+
+def test_contents_lines_are_not_sentences():
+    toc = "1. Introduction ........ 3\n2. Findings . . . . . . . 7\n3. Recommendations 12"
+    text = f"Contents\n\n{toc}\n\nThe report has three chapters."
+    for kind in ("pdf", "md"):
+        doc = Document("d", "T", text, f"d.{kind}", kind, "0")
+        sentences = [text[s:e] for c in chunk_document(doc) for s, e in c.sentences]
+        assert not any("...." in s or "Recommendations" in s for s in sentences), kind
+        assert "The report has three chapters." in sentences
