@@ -145,6 +145,10 @@ def test_dehyphenate_decides_from_the_documents_words():
     assert not dehyphenate("multi", "agency", vocab)  # a hyphen prefix before a word
     assert not dehyphenate("post", "Brexit", {})  # a capital after the hyphen
     assert not dehyphenate("co", "operate", {}, compounds={"co-operate"})
+    assert not dehyphenate("self", "determination", {})  # a prefix that keeps its hyphen
+    assert not dehyphenate("re", "evaporation", {})  # a doubled vowel after a prefix
+    assert dehyphenate("inter", "faces", {})  # "faces" is no word of this document
+    assert not dehyphenate("long", "lived", {"long": 2, "live": 1})  # a known word's stem
 
 
 def _page(lines):

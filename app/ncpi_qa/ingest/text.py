@@ -204,17 +204,21 @@ def is_toc_line(line: str, numbered: bool = False) -> bool:
     return bool(_TOC_LEADER.fullmatch(line) or (numbered and _TOC_NUMBER.fullmatch(line)))
 
 
-# Prefixes written with a hyphen ("multi-agency", "non-recent"): kept before a real word.
+# Prefixes written with a hyphen: always ("self-", "non-", "two-"), or before a known word
+# or a doubled vowel ("re-evaporation", "co-operate"), as they are also common line breaks.
 _HYPHEN_PREFIXES = frozenset(
-    "anti co counter cross ex inter multi non over post pre pro re self semi sub under well".split()
+    "anti cross multi non self semi half one two three four five six seven eight nine ten "
+    "eleven twelve twenty thirty forty fifty hundred thousand".split()
 )
+_SOFT_PREFIXES = frozenset("co counter ex inter over post pre pro re sub under well".split())
 
 
 def dehyphenate(left: str, right: str, vocab, compounds=frozenset()) -> bool:
     """Whether ``left-`` at a line's end and ``right`` at the next line's start are one word
     broken by the line (join as ``leftright``) rather than a hyphenated compound (keep
     ``left-right``). Decided from the document's own words: ``vocab`` (lower-case words,
-    e.g. a Counter) and ``compounds`` (hyphenated words written within a line)."""
+    e.g. a Counter) and ``compounds`` (hyphenated words written within a line). A known
+    joined word joins; a hyphen prefix ("self", "non", "two") or two known words keep it."""
     lo, ro = left.lower(), right.lower()
     joined, hyphened = lo + ro, f"{lo}-{ro}"
     if hyphened in compounds:
@@ -223,6 +227,16 @@ def dehyphenate(left: str, right: str, vocab, compounds=frozenset()) -> bool:
         return True
     if right[:1].isupper() or right[:1].isdigit() or left[-1:].isdigit():
         return False  # "pre-Victorian", "COVID-19"
-    if ro in vocab and len(ro) >= 3 and (lo in vocab or lo in _HYPHEN_PREFIXES) and len(lo) >= 2:
-        return False  # two words of the document: a compound ("child-centred", "well-being")
+    if lo in _HYPHEN_PREFIXES or (lo in _SOFT_PREFIXES and ro[:1] == lo[-1:]):
+        return False  # "self-determination", "two-thirds", "re-evaporation"
+    if (lo in vocab or lo in _SOFT_PREFIXES) and len(lo) >= 2 and _known(ro, vocab):
+        return False  # two words of the document: a compound ("child-centred", "long-lived")
     return True
+
+
+def _known(word: str, vocab) -> bool:
+    """``word`` or its stem (without -s, -es, -d, -ed, -ing) is one of the document's words."""
+    if len(word) < 3:
+        return False
+    stems = [word] + [word[: -len(e)] for e in ("s", "es", "d", "ed", "ing") if word.endswith(e)]
+    return any(len(w) >= 3 and w in vocab for w in stems)
