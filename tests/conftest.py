@@ -114,6 +114,16 @@ def shipped_qa(shipped_settings, embedder):
 
 
 @pytest.fixture(scope="session")
+def shipped_qa_quoting(shipped_settings, embedder):
+    """The shipped corpus with the answerer quoting its best sentence whatever its confidence
+    (abstain_threshold 0): for tests of what an answer carries (citations, offsets, the chat,
+    llama-index), not of the decision to answer, which the eval gates measure."""
+    from ncpi_qa.qa.pipeline import QA
+
+    return QA(shipped_settings.model_copy(update={"abstain_threshold": 0.0}), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
 def fixture_settings(tmp_path_factory, embedder):
     """A real index over the committed fixture documents (PDF, DOCX, HTML, TXT)."""
     return _built(tmp_path_factory, "fixtures", FIXTURES / "corpus", embedder)
@@ -124,6 +134,14 @@ def fixture_qa(fixture_settings, embedder):
     from ncpi_qa.qa.pipeline import QA
 
     return QA(fixture_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def fixture_qa_quoting(fixture_settings, embedder):
+    """The fixture corpus, quoting the best sentence whatever its confidence (see above)."""
+    from ncpi_qa.qa.pipeline import QA
+
+    return QA(fixture_settings.model_copy(update={"abstain_threshold": 0.0}), embedder=embedder)
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ import pytest
 
 from ncpi_qa.errors import AnswererWeightsError
 from ncpi_qa.index.store import Store
-from ncpi_qa.qa.answer import DECLINE_TEXT, Answerer, lead_fact, stage2_features
+from ncpi_qa.qa.answer import DECLINE_TEXT, Answerer, span_text, stage2_features
 from ncpi_qa.qa.features import FEATURES, GROUPS, TermStats, candidate_features
 from ncpi_qa.qa.model import MLP, STAGE2_FEATURES, AnswerModel, load_model
 from ncpi_qa.qa.question import analyse, kind_of
+from ncpi_qa.qa.reader import Reading, best_span, reader_text
 from ncpi_qa.qa.retrieve import Retriever
 from ncpi_qa.schema import ABSTAIN_PHRASE, Candidate
 
@@ -43,14 +44,39 @@ def test_profile_reads_terms_numbers_names_and_negation():
     assert not analyse("Why did Warsaw grow?").negated
 
 
-def test_lead_fact_is_the_one_new_number_or_date():
-    how_many = analyse("How many inspections does the report draw on?")
-    assert lead_fact("It draws on all 64 inspections.", how_many) == "64"
-    assert lead_fact("It draws on 64 inspections and 12 reviews.", how_many) is None
-    when = analyse("When did the 2019 programme begin?")
-    assert lead_fact("The 2019 programme began in March 2014.", when) == "March 2014"
-    assert lead_fact("It began long ago.", when) is None
-    assert lead_fact("It draws on 64 inspections.", analyse("Why were they done?")) is None
+def test_best_span_keeps_order_length_and_mask():
+    start = np.array([0.0, 5.0, 1.0, 9.0, 0.0])
+    end = np.array([0.0, 0.0, 4.0, 0.0, 7.0])
+    ok = np.array([False, True, True, True, True])
+    assert best_span(start, end, ok) == (3, 4, 16.0)  # start 3 (9) + end 4 (7)
+    assert best_span(start, end, ok, max_len=1)[:2] == (3, 3)  # one token only
+    ok[3] = False  # token 3 is not in the sentence (e.g. the heading)
+    assert best_span(start, end, ok)[:2] == (1, 4)  # 5 + 7 beats 1 + 7
+    assert best_span(start, end, np.zeros(5, bool)) is None
+    # an end before its start is never chosen, even when it scores higher
+    assert best_span(np.array([0.0, 9.0]), np.array([9.0, 0.0]), np.ones(2, bool))[:2] != (1, 0)
+
+
+def test_reader_text_puts_the_heading_first_and_says_where_the_sentence_starts():
+    text, off = reader_text("  Key   findings ", "It draws on 64 inspections.")
+    assert text == "Key findings: It draws on 64 inspections."
+    assert text[off:] == "It draws on 64 inspections."
+    assert reader_text("", "Plain.") == ("Plain.", 0)
+
+
+def test_span_text_is_the_document_text_of_the_span(fake_qa_parts):
+    store, *_ = fake_qa_parts
+    ci = 0
+    s, e = store.chunks[ci].sentences[0]
+    doc = store.documents[store.chunks[ci].doc_id].text
+    words = doc[s:e].split()
+    assert len(words) > 3
+    w0 = doc.index(words[1], s)
+    span = (w0, w0 + len(words[1]))
+    c = Candidate(ci, 0, s, e, 1.0, 0.0, span)
+    assert span_text(store, c) == words[1]
+    assert span_text(store, Candidate(ci, 0, s, e, 1.0, 0.0, None)) is None
+    assert span_text(store, Candidate(ci, 0, s, e, 1.0, 0.0, (s, e))) is None  # whole sentence
 
 
 def _model(stage1_weights: dict[str, float], threshold=0.5, margin=1.0, null=0.0):
@@ -166,13 +192,30 @@ def test_answerability_is_one_minus_the_null_share():
     assert m.answerability(np.zeros(0)) == 0.0
 
 
-def test_stage2_features_rank_the_cross_encoder():
+def test_calibration_maps_the_answer_share_through_a_sigmoid():
+    m = _model({}, null=0.0)
+    m.calibration = (2.0, -1.0)
+    # one candidate at 0 against the null at 0: share 0.5, logit 0 -> sigmoid(-1)
+    assert m.answerability(np.array([0.0])) == pytest.approx(1 / (1 + np.exp(1.0)))
+    # three candidates at 0: share 0.75, logit ln 3 -> sigmoid(2 ln 3 - 1)
+    assert m.answerability(np.zeros(3)) == pytest.approx(1 / (1 + np.exp(-(2 * np.log(3) - 1))))
+    assert m.answerability(np.zeros(0)) == 0.0
+
+
+def test_stage2_features_rank_the_reader():
     x = np.zeros((3, len(FEATURES)), np.float32)
-    out = stage2_features(x, np.array([1.0, 2.0, 0.0]), np.array([0.5, -1.0, 3.0]))
+    readings = [
+        Reading(0.5, (0, 3), 2.0),
+        Reading(-1.0, None, float("-inf")),
+        Reading(3.0, (1, 2), 5.0),
+    ]
+    out = stage2_features(x, np.array([1.0, 2.0, 0.0]), readings)
     assert out.shape == (3, len(STAGE2_FEATURES))
     col = {f: out[:, i] for i, f in enumerate(STAGE2_FEATURES)}
-    assert list(col["ce_rank_inv"]) == [0.5, pytest.approx(1 / 3), 1.0]
-    assert list(col["s1_margin"]) == [-1.0, 0.0, -2.0] and list(col["ce_margin"]) == [-2.5, -4, 0]
+    assert list(col["rd_rank_inv"]) == [0.5, pytest.approx(1 / 3), 1.0]
+    assert list(col["s1_margin"]) == [-1.0, 0.0, -2.0] and list(col["rd_margin"]) == [-2.5, -4, 0]
+    assert col["rd_span"][1] == -20.0  # no span: a finite floor, not -inf
+    assert list(col["rd_span_margin"]) == [-3.0, -25.0, 0.0]
 
 
 def test_weights_roundtrip_and_clear_errors(tmp_path):

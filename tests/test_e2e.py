@@ -79,16 +79,18 @@ def test_bad_questions_raise_user_errors(shipped_qa):
         shipped_qa.ask("x" * 2001)
 
 
-def test_pdf_citation_carries_its_page(fixture_qa):
-    r = fixture_qa.ask(
+def test_pdf_citation_carries_its_page(fixture_qa_quoting):
+    r = fixture_qa_quoting.ask(
         "How many recommendations did inspectors make to Riverside Constabulary?"
     ).to_dict()
     assert not r["abstained"]
     c = r["citations"][0]
     assert c["doc_id"] == "riverside-inspection" and c["page"] == 3
     assert "7 recommendations" in c["quote"]
-    check_citations(fixture_qa, r)
-    r = fixture_qa.ask("How much money does the Lakeside response commit to the hub?").to_dict()
+    check_citations(fixture_qa_quoting, r)
+    r = fixture_qa_quoting.ask(
+        "How much money does the Lakeside response commit to the hub?"
+    ).to_dict()
     assert r["citations"][0]["doc_id"] == "lakeside-response"
     assert r["citations"][0]["page"] is None
     assert "£250,000" in r["answer"]

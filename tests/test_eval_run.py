@@ -14,6 +14,7 @@ import pytest
 
 from ncpi_qa.evals import metrics
 from ncpi_qa.evals.dataset import Row, load_dataset
+from ncpi_qa.qa.reader import Reading
 
 from .conftest import linear_model
 from .test_eval_metrics import REQUIRED_KEYS
@@ -22,31 +23,33 @@ from .test_eval_report import check_report
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class CountingReranker:
+class CountingReader:
+    """Reads in order of appearance (first best); counts its calls."""
+
     def __init__(self):
         self.calls = 0
 
-    def score(self, question, sentences):
+    def read(self, question, items):
         self.calls += 1
-        return np.linspace(1.0, 0.0, len(sentences), dtype=np.float32)
+        return [Reading(float(v), None, float("-inf")) for v in np.linspace(1, 0, len(items))]
 
 
 def test_evaluate_and_report_with_fake_embedder(tmp_path, fake_index, fake_embedder):
     """The whole harness on a real index built with the hashing embedder (no model); one
-    question embedding and one reranker call per question, however many figures it reports."""
+    question embedding and one reader call per question, however many figures it reports."""
     from ncpi_qa.evals.report import format_table, write_report
     from ncpi_qa.evals.run import evaluate
     from ncpi_qa.qa.pipeline import QA
 
-    model = linear_model({"cov_sent": 6.0, "dense": 2.0}, stage2={"ce": 1.0, "cov_sent": 6.0})
-    reranker = CountingReranker()
-    qa = QA(fake_index, embedder=fake_embedder, model=model, reranker=reranker)
+    model = linear_model({"cov_sent": 6.0, "dense": 2.0}, stage2={"rd": 1.0, "cov_sent": 6.0})
+    reader = CountingReader()
+    qa = QA(fake_index, embedder=fake_embedder, model=model, reader=reader)
     configured = qa.model.threshold
     rows = load_dataset(ROOT / "evals" / "fixtures.jsonl")
     calls = fake_embedder.calls
     r = evaluate(qa, rows, log=lambda m: None)
     assert fake_embedder.calls - calls == len(rows) + 1  # + the warm-up
-    assert reranker.calls == len(rows)
+    assert reader.calls == len(rows)
     assert qa.model.threshold == configured  # the sweep changed nothing
     assert REQUIRED_KEYS <= set(r) and r["n"] == len(rows)
     assert set(r["retrieval"]) == {"bm25", "dense", "rrf", "hybrid"}

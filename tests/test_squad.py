@@ -69,12 +69,28 @@ def test_select_and_bad_input(tmp_path):
         squad.load_squad(tmp_path / "missing.json")
 
 
+def test_scope_split_holds_out_whole_articles_as_out_of_scope():
+    arts = squad.load_squad(TINY)
+    indexed, held = squad.scope_split(arts)
+    assert len(held) == 1 and len(indexed) == 1  # at least one held out once there are two
+    assert {a.title for a in indexed} | {a.title for a in held} == {a.title for a in arts}
+    assert squad.scope_split(list(reversed(arts)))[1][0].title == held[0].title  # by title
+    assert squad.scope_split(arts[:1]) == (arts[:1], [])
+    rows = squad.to_rows(indexed, oos=held)
+    oos = [r for r in rows if r.kind == "oos"]
+    n_held = sum(len(p["qas"]) for p in held[0].paragraphs)
+    assert len(oos) == n_held and all(r.unanswerable and not r.answers for r in oos)
+    assert {r.group for r in oos} == {held[0].title}
+    assert {r.kind for r in rows if r.group == indexed[0].title} <= {"answerable", "unanswerable"}
+
+
 @pytest.mark.slow
 def test_cli_squad_runner_end_to_end(tmp_path):
-    """`ncpi-qa eval --squad`: a scratch index of the articles, HasAns/NoAns, valid citations."""
+    """`ncpi-qa eval --squad --no-oos`: a scratch index of both articles, HasAns/NoAns, valid
+    citations."""
     proc = subprocess.run(
         [sys.executable, "-m", "ncpi_qa.apps.cli", "eval", "--squad", str(TINY), "--json",
-         "--work", str(tmp_path / "work"), "--report", str(tmp_path / "rep")],
+         "--no-oos", "--work", str(tmp_path / "work"), "--report", str(tmp_path / "rep")],
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

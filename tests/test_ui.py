@@ -32,15 +32,15 @@ def _plain(fragment: str) -> str:
 
 
 @pytest.mark.slow
-def test_each_answer_keeps_its_own_citations(shipped_qa):
-    turns, first = ui.answer_turn(shipped_qa, Q64, [])
-    turns, second = ui.answer_turn(shipped_qa, JTAI, turns)
+def test_each_answer_keeps_its_own_citations(shipped_qa_quoting):
+    turns, first = ui.answer_turn(shipped_qa_quoting, Q64, [])
+    turns, second = ui.answer_turn(shipped_qa_quoting, JTAI, turns)
     assert "64" in first["answer"] and first["citations"]
-    expected1 = shipped_qa.ask(Q64).to_dict()["citations"]
-    expected2 = shipped_qa.ask(JTAI).to_dict()["citations"]
+    expected1 = shipped_qa_quoting.ask(Q64).to_dict()["citations"]
+    expected2 = shipped_qa_quoting.ask(JTAI).to_dict()["citations"]
     assert [c["quote"] for c in first["citations"]] == [c["quote"] for c in expected1]
     assert [c["quote"] for c in second["citations"]] == [c["quote"] for c in expected2]
-    docs = shipped_qa.store.documents
+    docs = shipped_qa_quoting.store.documents
     for i, turn in enumerate(turns):
         for c in turn["citations"]:
             assert docs[c["doc_id"]].text[c["start"] : c["end"]] == c["quote"]
@@ -58,8 +58,10 @@ def test_each_answer_keeps_its_own_citations(shipped_qa):
 
 
 @pytest.mark.slow
-def test_citation_labels_are_readable_and_distinct(shipped_qa):
-    turns, turn = ui.answer_turn(shipped_qa, "What are joint targeted area inspections?", [])
+def test_citation_labels_are_readable_and_distinct(shipped_qa_quoting):
+    turns, turn = ui.answer_turn(
+        shipped_qa_quoting, "What are joint targeted area inspections?", []
+    )
     labels = R.display_labels(turn["citations"])
     assert len(set(labels.values())) == len(labels)
     chat = R.render_chat(turns)
@@ -71,56 +73,62 @@ def test_citation_labels_are_readable_and_distinct(shipped_qa):
 
 
 @pytest.mark.slow
-def test_follow_up_is_resolved_and_shown(shipped_qa):
-    turns, _ = ui.answer_turn(shipped_qa, "What are joint targeted area inspections?", [])
-    turns, turn = ui.answer_turn(shipped_qa, "When did they start?", turns)
+def test_follow_up_is_resolved_and_shown(shipped_qa_quoting):
+    turns, _ = ui.answer_turn(shipped_qa_quoting, "What are joint targeted area inspections?", [])
+    turns, turn = ui.answer_turn(shipped_qa_quoting, "When did they start?", turns)
     assert turn["q"] == "When did they start?"
     assert turn["searched"] == "When did joint targeted area inspections start?"
     assert "Searching for: <q>When did joint targeted area inspections start?</q>" in (
         R.render_chat(turns)
     )
-    expected = shipped_qa.ask(turn["searched"]).to_dict()
+    expected = shipped_qa_quoting.ask(turn["searched"]).to_dict()
     assert turn["answer"] == expected["answer"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("question", ["", "   ", None])
-def test_empty_question_is_an_error_turn(shipped_qa, question):
-    turns, turn = ui.answer_turn(shipped_qa, question, [])
+def test_empty_question_is_an_error_turn(shipped_qa_quoting, question):
+    turns, turn = ui.answer_turn(shipped_qa_quoting, question, [])
     assert turn["error"] and "empty" in turn["answer"] and "Traceback" not in turn["answer"]
     assert '<p class="answer error">' in R.render_chat(turns)
     assert 'class="msg user"' not in R.render_chat(turns)  # no empty question bubble
-    assert ui.first_panel(shipped_qa, turns) == R.render_panel_empty()
+    assert ui.first_panel(shipped_qa_quoting, turns) == R.render_panel_empty()
 
 
 @pytest.mark.slow
-def test_too_long_question_is_an_error_turn(shipped_qa):
-    limit = shipped_qa.settings.max_question_chars
-    turns, turn = ui.answer_turn(shipped_qa, "why " * limit, [])
+def test_too_long_question_is_an_error_turn(shipped_qa_quoting):
+    limit = shipped_qa_quoting.settings.max_question_chars
+    turns, turn = ui.answer_turn(shipped_qa_quoting, "why " * limit, [])
     assert turn["error"] and str(limit) in turn["answer"]
 
 
 @pytest.mark.slow
-def test_open_document_at_the_quote_and_sources_list(shipped_qa):
-    turns, turn = ui.answer_turn(shipped_qa, Q64, [])
+def test_open_document_at_the_quote_and_sources_list(shipped_qa_quoting):
+    turns, turn = ui.answer_turn(shipped_qa_quoting, Q64, [])
     c = turn["citations"][0]
-    panel, _, said = ui.do_action(shipped_qa, f"doc:{c['doc_id']}:0:{c['n']}", turns)
-    doc = shipped_qa.store.documents[c["doc_id"]]
+    panel, _, said = ui.do_action(shipped_qa_quoting, f"doc:{c['doc_id']}:0:{c['n']}", turns)
+    doc = shipped_qa_quoting.store.documents[c["doc_id"]]
     assert f'<mark id="quote-mark">{html.escape(c["quote"])}</mark>' in panel
     assert _plain(panel).endswith(doc.text) or doc.text in _plain(panel)
     assert doc.title in said
-    listing = R.render_sources(shipped_qa.store.manifest, shipped_qa.store.documents)
-    for d in shipped_qa.store.manifest["documents"]:
+    listing = R.render_sources(
+        shipped_qa_quoting.store.manifest, shipped_qa_quoting.store.documents
+    )
+    for d in shipped_qa_quoting.store.manifest["documents"]:
         assert f'data-action="doc:{d["doc_id"]}"' in listing
         assert html.escape(d["title"]) in listing and f"<td>{d['n_chunks']}</td>" in listing
-    built = shipped_qa.store.manifest["built_at"]  # e.g. 2026-11-30T03:06:59Z
+    built = shipped_qa_quoting.store.manifest["built_at"]  # e.g. 2026-11-30T03:06:59Z
     assert f"<td>{built[:10]} {built[11:16]} UTC</td>" in listing
 
 
 @pytest.mark.slow
-def test_feedback_is_appended_as_jsonl(shipped_qa, tmp_path):
-    settings = shipped_qa.settings.model_copy(update={"feedback_path": tmp_path / "fb.jsonl"})
-    qa = SimpleNamespace(settings=settings, store=shipped_qa.store, ask=shipped_qa.ask)
+def test_feedback_is_appended_as_jsonl(shipped_qa_quoting, tmp_path):
+    settings = shipped_qa_quoting.settings.model_copy(
+        update={"feedback_path": tmp_path / "fb.jsonl"}
+    )
+    qa = SimpleNamespace(
+        settings=settings, store=shipped_qa_quoting.store, ask=shipped_qa_quoting.ask
+    )
     turns, _ = ui.answer_turn(qa, Q64, [])
     panel, turns, said = ui.do_action(qa, "fb:0:down", turns)
     assert panel is None and turns[0]["feedback"] == "down" and "saved" in said
@@ -131,10 +139,10 @@ def test_feedback_is_appended_as_jsonl(shipped_qa, tmp_path):
 
 
 @pytest.mark.slow
-def test_create_app_builds_offline_without_touching_env_on_import(shipped_qa):
+def test_create_app_builds_offline_without_touching_env_on_import(shipped_qa_quoting):
     import gradio as gr
 
-    demo = ui.create_app(shipped_qa)
+    demo = ui.create_app(shipped_qa_quoting)
     assert isinstance(demo, gr.Blocks)
     theme = ui_theme()
     assert theme._stylesheets == []

@@ -36,13 +36,22 @@ class Citation:
     end: int
     score: float
     chunk_id: str
+    span: tuple[int, int] | None = None  # the reader's answer inside the quote (doc offsets)
 
     @property
     def label(self) -> str:
         return citation_label(self.title, self.section, self.page)
 
+    @property
+    def span_text(self) -> str | None:
+        if not self.span:
+            return None
+        return self.quote[self.span[0] - self.start : self.span[1] - self.start] or None
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "label": self.label}
+        d = {**asdict(self), "label": self.label}
+        d["span"] = list(self.span) if self.span else None
+        return d
 
 
 @dataclass
@@ -80,8 +89,8 @@ class Passage:
 
 @dataclass
 class Candidate:
-    """A sentence of a retrieved passage, scored as the answer: ``score`` is the fitted
-    probability that it holds the answer."""
+    """A sentence of a retrieved passage, scored as the answer: ``score`` is the final
+    scorer's logit (higher: more likely it holds the answer)."""
 
     chunk_index: int
     sentence_index: int  # position within its chunk
@@ -89,6 +98,7 @@ class Candidate:
     end: int
     score: float
     dense: float = 0.0
+    span: tuple[int, int] | None = None  # the reader's answer span (document offsets)
 
 
 @dataclass

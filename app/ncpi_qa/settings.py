@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,8 +46,32 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(
         default=50.0,
-        description="Files larger than this many megabytes are skipped (with the reason) "
-        "when indexing.",
+        description="Largest file, in megabytes on disk: bigger files are skipped (with the "
+        "reason) when indexing and refused by the chat's upload. The one size limit for both.",
+    )
+    max_unpacked_mb: float = Field(
+        default=100.0,
+        description="Most megabytes of XML a DOCX may unpack to (its document, styles and "
+        "properties parts, counted as they are read); a file over it is skipped.",
+    )
+    max_elements: int = Field(
+        default=1_000_000,
+        description="Most XML/HTML elements (tags and text runs) one DOCX or HTML file may "
+        "hold; a long report has tens of thousands.",
+    )
+    max_paragraphs: int = Field(
+        default=10_000,
+        description="Most paragraphs (headings, paragraphs, list items, table rows) one file "
+        "may yield, about 600 report pages; each is embedded, so this bounds indexing time.",
+    )
+    max_text_chars: int = Field(
+        default=5_000_000,
+        description="Most characters of text one file may yield (about 2,000 pages).",
+    )
+    parse_seconds: float = Field(
+        default=30.0,
+        description="Time budget for reading one file (parsing, not embedding); a file that "
+        "takes longer is skipped.",
     )
     index_lock_timeout: float = Field(
         default=600.0,
@@ -67,19 +90,14 @@ class Settings(BaseSettings):
     )
     abstain_threshold: float | None = Field(
         default=None,
-        description="Answer only when the learned answerer's P(the passages answer the "
-        "question) is at least this; below it the bot says the documents don't answer. "
-        "Unset: the threshold calibrated on held-out SQuAD articles (in the weights file).",
-    )
-    answerer: Literal["rules", "learned"] = Field(
-        default="rules",
-        description="'rules': hand-weighted scores and question-type rules (tuned on "
-        "evals/dev.jsonl; the default while it answers the shipped documents better). "
-        "'learned': the answerer fitted on SQuAD 2.0 (qa/weights/, `make train`).",
+        description="Answer only when the answerer's confidence (its calibrated P(the best "
+        "sentence holds the answer)) is at least this; below it the bot says the documents "
+        "don't answer. Unset: the threshold fitted on held-out SQuAD articles (in the "
+        "weights file).",
     )
     answerer_weights: Path | None = Field(
         default=None,
-        description="The learned answerer's weights (JSON); unset: the shipped "
+        description="The answerer's scorers (JSON); unset: the shipped "
         "app/ncpi_qa/qa/weights/answerer.json, rebuilt by `make train`.",
     )
     fusion_dense_weight: float | None = Field(
@@ -105,8 +123,19 @@ class Settings(BaseSettings):
         default=None,
         description="File of 'user:password' lines; when set, the chat app asks for a login.",
     )
-    upload_max_mb: float = Field(
-        default=20.0, description="Largest document the chat app accepts as an upload, in MB."
+    login_free_failures: int = Field(
+        default=3,
+        description="Wrong passwords allowed (per client address and per user name) before "
+        "each further login attempt must wait: 1 s, then 2, 4, 8 ... seconds.",
+    )
+    login_lockout_failures: int = Field(
+        default=10,
+        description="Wrong passwords (per client address or per user name) after which logins "
+        "are refused for login_lockout_seconds.",
+    )
+    login_lockout_seconds: float = Field(
+        default=900.0,
+        description="How long a lockout lasts, and how long failures are remembered.",
     )
     max_request_kb: int = Field(
         default=512,
@@ -121,6 +150,12 @@ class Settings(BaseSettings):
         description="JSONL file the chat's thumbs up/down are appended to; "
         "default <store_dir>/feedback.jsonl.",
     )
+
+    @property
+    def upload_max_mb(self) -> float:
+        """The upload limit: the same as ``max_file_mb`` (one size limit for index and upload;
+        kept as a read-only name for callers that still say upload_max_mb)."""
+        return self.max_file_mb
 
 
 def get_settings(**overrides) -> Settings:

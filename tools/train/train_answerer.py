@@ -1,102 +1,191 @@
-"""Fit the learned answerer (`make train`): fusion weight, stage-1 scorer, cross-encoder,
-stage-2 scorer, abstention threshold and citation margin.
+"""Fit the answerer around the reader (`make train`, after train_reader.py): the fusion weight,
+the stage-1 scorer, the stage-2 scorer over the reader's readings, the calibration of its
+confidence, the threshold and the citation margin.
 
-Data (SQuAD 2.0, CC BY-SA 4.0, from shared/data/squad2): the train file fits the fusion
-weight, the stage-1 scorer and the cross-encoder; the dev articles of the ``fit`` part fit the
-stage-2 scorer (on cross-encoder scores of questions it never saw); the ``calib`` part sets
-the threshold and the margin. The ``report`` part is read only by ``--ablation`` (figures
-per feature group); `make eval-squad` reports on it. Every part is indexed as its own corpus,
-all its articles together, and each question is answered from that corpus's retrieved
-passages exactly as `ncpi-qa ask` does.
+Data (SQuAD 2.0, CC BY-SA 4.0, from shared/data/squad2): the train-10 file fits the fusion
+weight and stage 1 (features only: no reader). The reader was trained on the whole train
+split and the ``fit`` dev articles, so its scores on those are optimistic; stage 2, the
+calibration and the threshold are fitted on the ``calib`` dev articles, which it never saw,
+with 5-fold cross-fitting by article: every calibration figure and the threshold come from
+out-of-fold predictions. A fifth of the calib articles stays out of its index and their
+questions are asked as out of scope (squad.scope_split). The ``report`` part is never read
+here; `make eval-squad` reports on it.
 
-    python tools/train/train_answerer.py [--data DIR] [--out FILE] [--ablation]
+    python tools/train/train_answerer.py [--data DIR] [--out FILE] [--reader FILE]
+    python tools/train/train_answerer.py --curve build/reader   # the learning curve
 
-Fixed seed. On this 2-core CPU the run takes about 15 minutes, 8 of them the cross-encoder
-(5-12 (question, sentence) training pairs a second, depending on what else runs).
+Fixed seed. On these 2 CPU cores the run takes about 15 minutes, most of it the reader
+reading 12 candidates of each calib question.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from fit_reranker import fit_cross_encoder, make_pairs
 from train_data import Item, featurize, hit1, log, part_data
 from train_mlp import SEED, fit_mlp
 
 from ncpi_qa.evals import squad
 from ncpi_qa.qa.answer import stage2_features
-from ncpi_qa.qa.features import FEATURES, GROUPS
+from ncpi_qa.qa.features import FEATURES
 from ncpi_qa.qa.model import STAGE2_FEATURES, WEIGHTS, AnswerModel
-from ncpi_qa.qa.reranker import RERANKER
+from ncpi_qa.qa.reader import READER, Reading
 from ncpi_qa.settings import Settings, project_root
 
 DATA = project_root().parent / "shared" / "data" / "squad2"
-RERANK_TOP = 8
-# Cross-encoder training pairs: ~9 minutes per 1,000 on these 2 cores when they are busy.
-RERANK_PAIRS = 6400
+READ_TOP = 12
+FOLDS = 5
+STAGE2_HIDDEN = (32,)
 
 
 def stage1_logits(mlp, items: list[Item]) -> list[np.ndarray]:
     return [mlp.scores(it.x) if len(it.x) else np.zeros(0, np.float32) for it in items]
 
 
-def rerank_items(items: list[Item], s1s, reranker) -> list[Item]:
-    """The top candidates of stage 1, with the stage-2 features (cross-encoder scores)."""
+def read_items(items: list[Item], s1s, reader, cache: Path) -> list[list[Reading]]:
+    """The reader's readings of each question's stage-1 top candidates (cached on disk,
+    keyed by the reader's weights and what it reads)."""
+    tops = [np.argsort(-s1, kind="stable")[:READ_TOP] for s1 in s1s]
+    h = hashlib.sha1(Path(reader.path).read_bytes())
+    for it, top in zip(items, tops, strict=True):
+        h.update(it.question.encode())
+        for i in top:
+            h.update(f"{it.headings[i]}\x00{it.texts[i]}\x01".encode())
+    path = cache / f"readings-{h.hexdigest()[:16]}.json"
+    if path.exists():
+        raw = json.loads(path.read_text())
+        return [[Reading(a, tuple(s) if s else None, b) for a, s, b in q] for q in raw]
+    out, t0 = [], time.perf_counter()
+    for n, (it, top) in enumerate(zip(items, tops, strict=True)):
+        out.append(reader.read(it.question, [(it.headings[i], it.texts[i]) for i in top]))
+        if (n + 1) % 250 == 0:
+            log(f"reader: {n + 1}/{len(items)} questions ({time.perf_counter() - t0:.0f}s)")
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([[[r.logit, r.span, r.span_logit] for r in q] for q in out]))
+    return out
+
+
+def stage2_items(items: list[Item], s1s, readings) -> list[Item]:
+    """Each question's read candidates with their stage-2 features."""
     out = []
-    for n, (it, s1) in enumerate(zip(items, s1s, strict=True)):
-        top = np.argsort(-s1, kind="stable")[:RERANK_TOP]
-        ce = reranker.score(it.question, [it.texts[i] for i in top])
-        x2 = stage2_features(it.x[top], s1[top], ce) if len(top) else np.zeros((0, 1))
+    for it, s1, rd in zip(items, s1s, readings, strict=True):
+        top = np.argsort(-s1, kind="stable")[:READ_TOP]
+        x2 = stage2_features(it.x[top], s1[top], rd) if len(top) else np.zeros((0, 1))
         out.append(
-            Item(x2, it.y[top], it.unanswerable, it.question, [it.texts[i] for i in top], it.z[top])
+            it._replace(
+                x=x2,
+                y=it.y[top],
+                z=it.z[top],
+                texts=[it.texts[i] for i in top],
+                headings=[it.headings[i] for i in top],
+            )
         )
-        if (n + 1) % 500 == 0:
-            log(f"cross-encoder: {n + 1}/{len(items)} questions")
     return out
 
 
-def outcomes(mlp, null: float, items):
-    """Per question: (answerability, whether the top sentence holds the answer, logits, item)."""
-    probe = AnswerModel(mlp, null, 0.5, 0.0)
-    out = []
-    for it in items:
-        logits = mlp.scores(it.x) if len(it.x) else np.zeros(0)
-        a = probe.answerability(logits)
-        top_ok = bool(len(it.x)) and it.y[int(np.argmax(logits))] > 0
-        out.append((a, top_ok, it.unanswerable, logits, it))
+def answer_logit(mlp, null: float, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """(logit of the softmax's answer share, the candidates' logits)."""
+    if not len(x):
+        return -30.0, np.zeros(0)
+    s = mlp.scores(x)
+    top = max(float(s.max()), null)
+    return float(np.log(np.exp(s - top).sum()) - (null - top)), s
+
+
+def cross_fit(items: list[Item], folds: int = FOLDS):
+    """Out-of-fold (answer logit, whether the best candidate holds the answer, logits) per
+    question: stage 2 fitted on the other folds' articles each time."""
+    groups = sorted({it.group for it in items})
+    fold_of = {g: i % folds for i, g in enumerate(groups)}
+    oof = [None] * len(items)
+    for f in range(folds):
+        train = [it for it in items if fold_of[it.group] != f]
+        mlp, null = fit_mlp(
+            [i.x for i in train],
+            [i.y for i in train],
+            STAGE2_FEATURES,
+            hidden=STAGE2_HIDDEN,
+            log=lambda m: None,
+        )
+        for n, it in enumerate(items):
+            if fold_of[it.group] == f:
+                lp, s = answer_logit(mlp, null, it.x)
+                ok = bool(len(s)) and it.y[int(np.argmax(s))] > 0
+                oof[n] = (lp, ok, s)
+    return oof
+
+
+def fit_platt(lp: np.ndarray, ok: np.ndarray) -> tuple[float, float]:
+    """Logistic regression of correctness on the answer logit (Newton's method)."""
+    a, b = 1.0, 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(a * lp + b)))
+        g = np.array([((p - ok) * lp).sum(), (p - ok).sum()])
+        w = p * (1 - p) + 1e-9
+        hess = np.array([[(w * lp * lp).sum(), (w * lp).sum()], [(w * lp).sum(), w.sum()]])
+        step = np.linalg.solve(hess + 1e-6 * np.eye(2), g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(a), float(b)
+
+
+def kind_accuracy(conf, ok, kinds, t: float) -> dict[str, float]:
+    out = {}
+    for k in ("answerable", "unanswerable", "oos"):
+        idx = [i for i, kk in enumerate(kinds) if kk == k]
+        if not idx:
+            continue
+        if k == "answerable":
+            out[k] = sum(conf[i] >= t and ok[i] for i in idx) / len(idx)
+        else:
+            out[k] = sum(conf[i] < t for i in idx) / len(idx)
     return out
 
 
-def accuracy(outs, t: float) -> tuple[float, float]:
-    ans = [(a, ok) for a, ok, u, _, _ in outs if not u]
-    una = [a for a, _, u, _, _ in outs if u]
-    has = sum(a >= t and ok for a, ok in ans) / max(len(ans), 1)
-    no = sum(a < t for a in una) / max(len(una), 1)
-    return has, no
+def choose_threshold(conf, ok, kinds) -> float:
+    """The confidence threshold that maximises the mean accuracy over the three kinds."""
+    grid = np.linspace(0.02, 0.98, 97)
+
+    def value(t):
+        acc = kind_accuracy(conf, ok, kinds, t)
+        return (sum(acc.values()) / len(acc), -abs(t - 0.5))
+
+    return float(max(grid, key=value))
 
 
-def calibrate(outs) -> float:
-    """The threshold that maximises (HasAns + NoAns) / 2 on the calibration articles."""
-    grid = np.linspace(0.05, 0.95, 91)
-    return float(max(grid, key=lambda t: (sum(accuracy(outs, t)), -abs(t - 0.5))))
+def ece(conf, ok, bins: int = 10) -> tuple[float, list[dict]]:
+    """Expected calibration error and the reliability table (equal-width bins)."""
+    conf, ok = np.asarray(conf), np.asarray(ok, dtype=float)
+    table, total = [], 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        m = (conf >= lo) & ((conf < hi) if b < bins - 1 else (conf <= hi))
+        if not m.any():
+            continue
+        c, a = float(conf[m].mean()), float(ok[m].mean())
+        total += m.sum() * abs(c - a)
+        table.append({"bin": [lo, hi], "n": int(m.sum()), "confidence": c, "accuracy": a})
+    return float(total / max(len(conf), 1)), table
 
 
-def calibrate_margin(outs, threshold: float, max_sentences: int = 3) -> tuple[float, dict]:
+def calibrate_margin(items, logits, conf, threshold: float, max_sentences: int = 3):
     """The widest logit margin for extra quoted sentences whose citations stay >= 0.95 in the
-    support's passage on the calibration articles (answer accuracy rises with each)."""
+    support's passage (out of fold), and the table it was chosen from."""
     table = {}
-    for margin in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0):
+    for margin in (0.0, 0.5, 1.0, 1.5, 2.0):
         n_ok = n_cited = n_in = n_ans = 0
-        for a, _, unans, logits, it in outs:
-            if unans or a < threshold or not len(logits):
+        for it, s, c in zip(items, logits, conf, strict=True):
+            if it.kind != "answerable" or c < threshold or not len(s):
                 continue
-            order = np.argsort(-logits, kind="stable")
-            chosen = [i for i in order if logits[i] >= logits[order[0]] - margin][:max_sentences]
+            order = np.argsort(-s, kind="stable")
+            chosen = [i for i in order if s[i] >= s[order[0]] - margin][:max_sentences]
             n_ans += 1
             n_ok += any(it.y[i] > 0 for i in chosen)
             n_cited += len(chosen)
@@ -106,29 +195,60 @@ def calibrate_margin(outs, threshold: float, max_sentences: int = 3) -> tuple[fl
     return max(good), {str(m): [round(a, 4), round(p, 4)] for m, (a, p) in table.items()}
 
 
+def calib_figures(items2: list[Item]) -> dict:
+    """Out-of-fold figures on the calib part: threshold, accuracies by kind, calibration."""
+    oof = cross_fit(items2)
+    lp = np.array([o[0] for o in oof])
+    ok = np.array([o[1] for o in oof], dtype=float)
+    a, b = fit_platt(lp, ok)
+    conf = 1 / (1 + np.exp(-(a * lp + b)))
+    kinds = [it.kind for it in items2]
+    t = choose_threshold(conf, ok, kinds)
+    err, table = ece(conf, ok)
+    ans = [i for i, k in enumerate(kinds) if k == "answerable"]
+    return {
+        "calibration": (a, b),
+        "threshold": t,
+        "accuracy": {k: round(v, 4) for k, v in kind_accuracy(conf, ok, kinds, t).items()},
+        "top1_answerable": round(float(ok[ans].mean()), 4) if ans else None,
+        "ece": round(err, 4),
+        "reliability": table,
+        "logits": [o[2] for o in oof],
+        "conf": conf,
+    }
+
+
+def build_parts(args, settings, embedder) -> dict:
+    dev = squad.load_dev(args.data)
+    indexed, held = squad.scope_split(squad.select(dev, "calib"))
+    parts = {"calib": part_data("calib", indexed, settings, embedder, args.work, oos=held)}
+    if not args.curve:
+        train = squad.load_squad(args.data / "train-v2.0-10-articles.json")
+        parts["train"] = part_data("train", train, settings, embedder, args.work)
+    return parts
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
-    ap.add_argument("--reranker", type=Path, default=RERANKER)
+    ap.add_argument("--reader", type=Path, default=READER)
     ap.add_argument("--work", type=Path, default=project_root() / "build" / "squad")
-    ap.add_argument("--reuse-reranker", action="store_true", help="keep an existing reranker")
-    ap.add_argument("--ablation", action="store_true", help="also fit without each group")
+    ap.add_argument("--curve", type=Path, help="a train_reader --work folder: score its snapshots")
+    ap.add_argument(
+        "--curve-limit", type=int, default=0, help="--curve: a seeded sample of calib questions"
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    from ncpi_qa.index.embedding import BUNDLED, get_embedder, model_path
-    from ncpi_qa.qa.reranker import CrossEncoder
+    from ncpi_qa.index.embedding import get_embedder
+    from ncpi_qa.qa.model import load_model
+    from ncpi_qa.qa.reader import Reader
 
     settings = Settings()
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-    dev = squad.load_squad(args.data / "dev-v2.0-15-articles.json")
-    train = squad.load_squad(args.data / "train-v2.0-10-articles.json")
-    split = squad.split_titles([a.title for a in dev])
-    parts = {
-        "train": part_data("train", train, settings, embedder, args.work),
-        "fit": part_data("fit", squad.select(dev, "fit"), settings, embedder, args.work),
-        "calib": part_data("calib", squad.select(dev, "calib"), settings, embedder, args.work),
-    }
+    parts = build_parts(args, settings, embedder)
+    if args.curve:
+        return curve(args, parts, load_model(args.out))
     grid = [round(w, 2) for w in np.linspace(0, 1, 21)]
     fusion = {w: hit1(parts["train"], w) for w in grid}
     weight = max(grid, key=lambda w: (fusion[w], -abs(w - 0.5)))
@@ -136,72 +256,101 @@ def main(argv=None) -> int:
         f"fusion on train: hit@1 dense {fusion[1.0]:.3f}, bm25 {fusion[0.0]:.3f}, "
         f"rrf {hit1(parts['train'], None):.3f}, linear w={weight} {fusion[weight]:.3f}"
     )
-    data = {k: featurize(p, weight) for k, p in parts.items()}
-    tr = data["train"]
+    tr = featurize(parts["train"], weight)
     stage1, null1 = fit_mlp([i.x for i in tr], [i.y for i in tr], FEATURES, log=log)
-    s1 = {k: stage1_logits(stage1, v) for k, v in data.items()}
-    t_ce = 0.0
-    if not (args.reuse_reranker and args.reranker.exists()):
-        pairs = make_pairs(tr, s1["train"], n_neg=1, seed=SEED)[:RERANK_PAIRS]
-        log(f"cross-encoder: {len(pairs)} training pairs")
-        t_ce = fit_cross_encoder(pairs, model_path(BUNDLED), args.reranker, SEED, log=log)
-    reranker = CrossEncoder(args.reranker)
-    fit2 = rerank_items(data["fit"], s1["fit"], reranker)
-    cal2 = rerank_items(data["calib"], s1["calib"], reranker)
-    stage2, null2 = fit_mlp([i.x for i in fit2], [i.y for i in fit2], STAGE2_FEATURES, log=log)
-    outs = outcomes(stage2, null2, cal2)
-    threshold = calibrate(outs)
-    has, no = accuracy(outs, threshold)
-    margin, margins = calibrate_margin(outs, threshold)
-    model = AnswerModel(stage1, null2, threshold, margin, stage2=stage2, rerank_top=RERANK_TOP)
+    cal = featurize(parts["calib"], weight)
+    s1 = stage1_logits(stage1, cal)
+    recall = np.mean(
+        [
+            it.y[np.argsort(-s, kind="stable")[:READ_TOP]].any()
+            for it, s in zip(cal, s1, strict=True)
+            if it.kind == "answerable"
+        ]
+    )
+    log(f"stage 1: the answer is among the top {READ_TOP} for {recall:.3f} of answerable")
+    reader = Reader(args.reader)
+    items2 = stage2_items(cal, s1, read_items(cal, s1, reader, args.work / "calib"))
+    fig = calib_figures(items2)
+    margin, margins = calibrate_margin(items2, fig["logits"], fig["conf"], fig["threshold"])
+    stage2, null2 = fit_mlp(
+        [i.x for i in items2], [i.y for i in items2], STAGE2_FEATURES, hidden=STAGE2_HIDDEN, log=log
+    )
+    model = AnswerModel(
+        stage1,
+        null2,
+        fig["threshold"],
+        margin,
+        stage2=stage2,
+        read_top=READ_TOP,
+        calibration=fig["calibration"],
+    )
     model.meta = {
         "fusion_dense_weight": weight,
         "fusion_train_hit1": {str(k): round(v, 4) for k, v in fusion.items()},
         "trained_on": {
-            "stage1_and_reranker": f"SQuAD 2.0 train file, {len(train)} articles",
-            "stage2": split["fit"],
-            "questions": len(tr) + len(fit2),
+            "stage1": "SQuAD 2.0 train-10 file",
+            "stage2_and_calibration": sorted({it.group for it in items2}),
+            "questions": len(tr) + len(items2),
         },
-        "calibrated_on": split["calib"],
-        "calib_hasans_top1": round(has, 4),
-        "calib_noans": round(no, 4),
-        "calib_margins_acc_prec": margins,
+        "stage1_recall_at_read_top": round(float(recall), 4),
+        "calib_out_of_fold": {
+            "accuracy": fig["accuracy"],
+            "top1_answerable": fig["top1_answerable"],
+            "auc_answerable_vs_lookalike": auc(fig["conf"], items2),
+            "ece": fig["ece"],
+            "reliability": fig["reliability"],
+            "margins_acc_prec": margins,
+        },
         "seed": SEED,
-        "reranker_seconds": round(t_ce, 1),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     model.save(args.out)
     log(
-        f"threshold {threshold:.2f}, margin {margin}: calib HasAns(top-1) {has:.3f}, NoAns {no:.3f}"
+        f"threshold {fig['threshold']:.2f}, margin {margin}: calib (out of fold) "
+        f"{fig['accuracy']}, top-1 {fig['top1_answerable']}, ECE {fig['ece']}"
     )
-    log(f"wrote {args.out} and {args.reranker} in {time.perf_counter() - t0:.0f}s")
-    if args.ablation:
-        ablation(model, data, s1, fit2, cal2, reranker, parts, dev, settings, embedder, args)
+    log(f"wrote {args.out} in {time.perf_counter() - t0:.0f}s")
     return 0
 
 
-def ablation(model, data, s1, fit2, cal2, reranker, parts, dev, settings, embedder, args):
-    """Sentence-level HasAns/NoAns on the report part (never fitted on), the threshold
-    calibrated on calib each time: the full model, stage 1 alone, and stage 2 without each
-    feature group."""
-    rep = part_data("report", squad.select(dev, "report"), settings, embedder, args.work)
-    items = featurize(rep, model.meta["fusion_dense_weight"])
-    rep1 = stage1_logits(model.stage1, items)
-    rep2 = rerank_items(items, rep1, reranker)
-    table = {
-        "full model": accuracy(outcomes(model.stage2, model.null_score, rep2), model.threshold)
-    }
-    tr = data["train"]
-    st1, n1 = fit_mlp([i.x for i in tr], [i.y for i in tr], FEATURES, log=lambda m: None)
-    t1 = calibrate(outcomes(st1, n1, data["calib"]))
-    table["stage 1 only (no cross-encoder)"] = accuracy(outcomes(st1, n1, items), t1)
-    for group, cols in {**GROUPS, "cross-encoder": ("ce", "ce_margin", "ce_rank_inv")}.items():
-        m, n = fit_mlp(
-            [i.x for i in fit2], [i.y for i in fit2], STAGE2_FEATURES, drop=cols, log=lambda m: None
-        )
-        t = calibrate(outcomes(m, n, cal2))
-        table[f"without {group}"] = accuracy(outcomes(m, n, rep2), t)
-    print(json.dumps({k: [round(a, 4), round(b, 4)] for k, (a, b) in table.items()}, indent=1))
+def auc(conf, items2) -> float:
+    """P(an answerable question's confidence > a look-alike's): how well they are told apart."""
+    pos = np.array([c for c, it in zip(conf, items2, strict=True) if it.kind == "answerable"])
+    neg = np.array([c for c, it in zip(conf, items2, strict=True) if it.kind == "unanswerable"])
+    if not len(pos) or not len(neg):
+        return float("nan")
+    gt = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    return round(float(gt), 4)
+
+
+def curve(args, parts, model: AnswerModel) -> int:
+    """Calib figures (out of fold) for each reader snapshot: the value of more compute."""
+    from ncpi_qa.qa.reader import Reader
+
+    weight = model.meta.get("fusion_dense_weight", 0.5)
+    cal = featurize(parts["calib"], weight)
+    if args.curve_limit and args.curve_limit < len(cal):
+        keep = sorted(np.random.default_rng(SEED).choice(len(cal), args.curve_limit, replace=False))
+        cal = [cal[i] for i in keep]
+    s1 = stage1_logits(model.stage1, cal)
+    rows = []
+    for snap in sorted(args.curve.glob("reader-*.safetensors")):
+        meta = json.loads(snap.with_suffix(".json").read_text())
+        items2 = stage2_items(cal, s1, read_items(cal, s1, Reader(snap), args.work / "calib"))
+        fig = calib_figures(items2)
+        row = {
+            "snapshot": snap.name,
+            "pairs": meta["pairs"],
+            "minutes": round(meta["seconds"] / 60, 1),
+            "accuracy": fig["accuracy"],
+            "top1_answerable": fig["top1_answerable"],
+            "auc_answerable_vs_lookalike": auc(fig["conf"], items2),
+            "ece": fig["ece"],
+        }
+        log(json.dumps(row))
+        rows.append(row)
+    print(json.dumps(rows, indent=1))
+    return 0
 
 
 if __name__ == "__main__":

@@ -22,14 +22,15 @@ def log(msg: str) -> None:
     print(f"[train {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def part_data(name, articles, settings, embedder, work: Path):
-    """Store, questions, their vectors, and the dense and BM25 candidates of each question."""
+def part_data(name, articles, settings, embedder, work: Path, oos=()):
+    """Store, questions, their vectors, and the dense and BM25 candidates of each question;
+    ``oos``: articles left out of the index whose questions are asked as out of scope."""
     from ncpi_qa.index.store import Store
     from ncpi_qa.qa.retrieve import Retriever
 
     s = squad.build_store(articles, work / name, settings, embedder, log=log)
     store = Store.load(s.store_dir)
-    rows = squad.to_rows(articles)
+    rows = squad.to_rows(articles, oos=list(oos))
     qvecs = _question_vectors([r.question for r in rows], embedder, work / name)
     retriever = Retriever(store, embedder, settings.candidate_k)
     cands = [
@@ -78,6 +79,9 @@ class Item(NamedTuple):
     question: str
     texts: list[str]  # the candidate sentences
     z: np.ndarray  # 1 for sentences in the support's passage (what citation precision counts)
+    headings: list[str] = []  # the section each candidate sits under (what the reader sees)
+    kind: str = ""  # answerable | unanswerable | oos
+    group: str = ""  # the article the question was written on
 
 
 def featurize(part, dense_weight: float):
@@ -99,16 +103,17 @@ def featurize(part, dense_weight: float):
         golds = [normalize(a) for a in row.answers]
         y = np.zeros(len(where), dtype=np.float32)
         z = np.zeros(len(where), dtype=np.float32)
-        texts = []
+        texts, heads = [], []
         for n, (pi, j) in enumerate(where):
             p = passages[pi]
             s, e = store.chunks[p.chunk_index].sentences[j]
             texts.append(store.documents[p.doc_id].text[s:e])
+            heads.append(store.chunks[p.chunk_index].section)
             if row.unanswerable or not any(
                 p.doc_id == d and overlaps((p.start, p.end), (s, e)) for d, s, e in sp
             ):
                 continue
             z[n] = 1.0
             y[n] = float(any(g in normalize(texts[-1]) for g in golds))
-        out.append(Item(x, y, row.unanswerable, row.question, texts, z))
+        out.append(Item(x, y, row.unanswerable, row.question, texts, z, heads, row.kind, row.group))
     return out

@@ -259,8 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     sq.add_argument(
         "--squad",
         type=Path,
-        help="a SQuAD v2 JSON file: its articles become the "
-        "corpus (indexed together in a scratch store), its questions the dataset",
+        help="a SQuAD v2 JSON file, or a folder of them (shared/data/squad2: all the dev "
+        "articles): the articles become the corpus (indexed together in a scratch store), "
+        "their questions the dataset; a fifth of the articles stays out of the index and "
+        "their questions are asked as out of scope",
+    )
+    sq.add_argument(
+        "--no-oos", action="store_true", help="index every selected article (no out-of-scope)"
     )
     sq.add_argument(
         "--part",

@@ -119,10 +119,28 @@ def _doc_text(documents, doc_id) -> str | None:
     return doc if isinstance(doc, str) else getattr(doc, "text", None)
 
 
-def _marked(text: str, start: int, end: int) -> str:
-    return (
-        f'{esc(text[:start])}<mark id="quote-mark">{esc(text[start:end])}</mark>{esc(text[end:])}'
-    )
+def _marked(text: str, start: int, end: int, span: tuple[int, int] | None = None) -> str:
+    """``text`` with the quote [start:end] marked and, inside it, the reader's answer span."""
+    inner = esc(text[start:end])
+    if span is not None and start <= span[0] < span[1] <= end:
+        a, b = span[0] - start, span[1] - start
+        quote = text[start:end]
+        inner = (
+            f'{esc(quote[:a])}<strong class="answer-span">{esc(quote[a:b])}</strong>'
+            f"{esc(quote[b:])}"
+        )
+    return f'{esc(text[:start])}<mark id="quote-mark">{inner}</mark>{esc(text[end:])}'
+
+
+def _span_in(cite: dict, qs: int) -> tuple[int, int] | None:
+    """The citation's answer span (document offsets) moved into the shown passage's offsets."""
+    span = cite.get("span")
+    if not (isinstance(span, list | tuple) and len(span) == 2):
+        return None
+    a, b = span
+    if not (isinstance(a, int) and isinstance(b, int) and cite["start"] <= a < b <= cite["end"]):
+        return None
+    return a - cite["start"] + qs, b - cite["start"] + qs
 
 
 WINDOW = 300  # context either side of a quote whose chunk is unknown
@@ -175,7 +193,7 @@ def render_citation(turns: list[dict], i: int, n: int, documents) -> str:
         f"<h2>[{esc(n)}] {esc(labels[n])}</h2>"
         f'<p class="for">Cited in the answer to: <q>{esc(turn["q"])}</q></p>'
         f"{note}"
-        f'<div class="passage">{_marked(text, qs, qe)}</div>'
+        f'<div class="passage">{_marked(text, qs, qe, _span_in(cite, qs) if ok else None)}</div>'
         f'<p><button type="button" class="open-doc" '
         f'data-action="doc:{esc(cite["doc_id"])}:{i}:{esc(n)}">'
         "Open the whole document at this quote</button> · "

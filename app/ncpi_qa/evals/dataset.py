@@ -21,6 +21,8 @@ class Row:
     unanswerable: bool = False
     page: int | None = None
     line: int = 0
+    kind: str = ""  # SQuAD rows: "answerable", "unanswerable" (a look-alike) or "oos"
+    group: str = ""  # SQuAD rows: the article the question was written on
 
 
 def _str_list(obj: dict, key: str, bad) -> list[str]:

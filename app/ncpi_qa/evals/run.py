@@ -81,7 +81,6 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
             "retrieval_k": max(HIT_KS),
             "fusion_dense_weight": qa.retriever.dense_weight,
             "model": store.manifest.get("model"),
-            "answerer": qa.settings.answerer,
             "n_chunks": len(store.chunks),
             "n_documents": len(store.documents),
         }
@@ -97,16 +96,22 @@ def _squad_rows(args, settings, log):
     from ncpi_qa.index.embedding import get_embedder
     from ncpi_qa.settings import project_root
 
-    articles = squad.select(
-        squad.load_squad(args.squad), part=args.part, titles=args.titles, n_articles=args.articles
-    )
+    path = Path(args.squad)
+    dev = squad.load_dev(path) if path.is_dir() else squad.load_squad(path)
+    articles = squad.select(dev, part=args.part, titles=args.titles, n_articles=args.articles)
     if not articles:
         raise NcpiError("No SQuAD articles selected: check --part, --titles and --articles.")
-    rows = squad.to_rows(articles, limit=args.limit, seed=args.seed)
+    held = []
+    if not getattr(args, "no_oos", False):
+        articles, held = squad.scope_split(articles)
+    rows = squad.to_rows(articles, limit=args.limit, seed=args.seed, oos=held)
     key = hashlib.sha1("\n".join(a.title for a in articles).encode()).hexdigest()[:10]
     work = args.work or project_root() / "build" / "squad-eval" / key
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-    log(f"SQuAD: {len(articles)} articles, {len(rows)} questions; index in {work}")
+    log(
+        f"SQuAD: {len(articles)} articles indexed, {len(held)} held out (their questions out "
+        f"of scope), {len(rows)} questions; index in {work}"
+    )
     return rows, squad.build_store(articles, Path(work), settings, embedder, log=log), embedder
 
 
@@ -126,10 +131,8 @@ def main(args, settings) -> int:
         qa = QA(settings, embedder=embedder)  # the index must exist: `ncpi-qa index`
         result = evaluate(qa, rows, k=getattr(args, "k", None))
         result["dataset"] = source
-        result["gate"] = SQUAD_GATE[settings.answerer] if squad_file else GATE
-        if squad_file:  # SQuAD's names for the two halves
-            result["HasAns_accuracy"] = result["answer_accuracy"]
-            result["NoAns_accuracy"] = result["abstention_accuracy"]
+        result["gate"] = SQUAD_GATE if squad_file else GATE
+        if squad_file:
             result["fusion_gain"] = fusion_gain(result)
         if getattr(args, "report", None):
             from ncpi_qa.evals.report import write_report

@@ -10,6 +10,7 @@ parts: ``fit`` (training, with the train file), ``calib`` (the abstention thresh
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import random
@@ -46,12 +47,27 @@ class Article:
 def load_squad(path: Path) -> list[Article]:
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                data = json.load(f)
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
         return [Article(a["title"], a["paragraphs"]) for a in data["data"]]
     except FileNotFoundError:
         raise DatasetError(path, "file not found") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DatasetError(path, f"not a SQuAD v2 JSON file ({type(e).__name__}: {e})") from None
+
+
+DEV_FILES = ("dev-v2.0-15-articles.json", "dev-v2.0-10-more-articles.json.gz")
+
+
+def load_dev(folder: Path) -> list[Article]:
+    """All the SQuAD 2.0 dev articles in ``folder`` (the 15 and the 10 more that are there)."""
+    found = [Path(folder) / f for f in DEV_FILES if (Path(folder) / f).exists()]
+    if not found:
+        raise DatasetError(Path(folder), f"none of {', '.join(DEV_FILES)} found")
+    return [a for f in found for a in load_squad(f)]
 
 
 def select(
@@ -89,6 +105,19 @@ def write_corpus(articles: list[Article], folder: Path) -> Path:
     return folder
 
 
+OOS_SHARE = 0.2
+
+
+def scope_split(articles: list[Article]) -> tuple[list[Article], list[Article]]:
+    """(indexed, held out): the last fifth of the articles by sha1(title) stay out of the
+    index, and their questions are asked as out of scope (the documents cannot answer them)."""
+    order = sorted(articles, key=lambda a: hashlib.sha1(a.title.encode()).hexdigest())
+    n_out = round(len(order) * OOS_SHARE) if len(order) > 1 else 0
+    n_out = max(n_out, 1) if len(order) > 1 else 0
+    cut = len(order) - n_out
+    return sorted(order[:cut], key=articles.index), sorted(order[cut:], key=articles.index)
+
+
 def _support(context: str, answer_start: int) -> str:
     for s, e in sentence_spans(context):
         if s <= answer_start < e:
@@ -96,8 +125,20 @@ def _support(context: str, answer_start: int) -> str:
     return context
 
 
-def to_rows(articles: list[Article], limit: int | None = None, seed: int = 0) -> list[Row]:
-    """Questions in the eval format; ``limit`` takes a fixed random sample (by ``seed``)."""
+def to_rows(
+    articles: list[Article], limit: int | None = None, seed: int = 0, oos: list[Article] = ()
+) -> list[Row]:
+    """Questions in the eval format; ``oos``: articles (not indexed) whose every question is
+    asked as out of scope; ``limit`` takes a fixed random sample (by ``seed``)."""
+    rows = _rows(articles)
+    for r in _rows(oos):
+        rows.append(Row(r.id, r.question, [], unanswerable=True, kind="oos", group=r.group))
+    if limit and limit < len(rows):
+        rows = random.Random(seed).sample(rows, limit)
+    return rows
+
+
+def _rows(articles: list[Article]) -> list[Row]:
     rows = []
     for a in articles:
         for p in a.paragraphs:
@@ -107,7 +148,16 @@ def to_rows(articles: list[Article], limit: int | None = None, seed: int = 0) ->
                 if not question:
                     continue
                 if q.get("is_impossible"):
-                    rows.append(Row(q["id"], question, [], unanswerable=True))
+                    rows.append(
+                        Row(
+                            q["id"],
+                            question,
+                            [],
+                            unanswerable=True,
+                            kind="unanswerable",
+                            group=a.title,
+                        )  # fmt: skip
+                    )
                     continue
                 answers = list(dict.fromkeys(x["text"].strip() for x in q["answers"]))
                 answers = [x for x in answers if x]
@@ -117,9 +167,17 @@ def to_rows(articles: list[Article], limit: int | None = None, seed: int = 0) ->
                 # Offsets into the whitespace-normalised context.
                 start = len(" ".join(p["context"][: first["answer_start"]].split()))
                 start += 1 if p["context"][: first["answer_start"]][-1:].isspace() else 0
-                rows.append(Row(q["id"], question, answers, support=_support(context, start)))
-    if limit and limit < len(rows):
-        rows = random.Random(seed).sample(rows, limit)
+                support = _support(context, start)
+                rows.append(
+                    Row(
+                        q["id"],
+                        question,
+                        answers,
+                        support=support,
+                        kind="answerable",
+                        group=a.title,
+                    )  # fmt: skip
+                )
     return rows
 
 

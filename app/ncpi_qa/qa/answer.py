@@ -1,5 +1,6 @@
-"""The extractive answerer: score every sentence of the retrieved passages with the learned
-model, then decide: quote the best (and any within the fitted margin), or decline.
+"""The extractive answerer: score every sentence of the retrieved passages (stage 1), let the
+reader read the best with the question (stage 2), then decide: quote the best (and any within
+the fitted margin), led by the reader's span, or decline.
 
 ``score(profile, qvec, passages) -> (candidates, answerability)`` runs the model once;
 ``decide(...)`` turns the same candidates into an Answer at any threshold, so the eval's
@@ -10,7 +11,6 @@ answer's quotes is the document's own text, and each quote's offsets point at it
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
@@ -22,33 +22,31 @@ from ncpi_qa.schema import ABSTAIN_PHRASE, Answer, Candidate, Citation, Passage
 
 DECLINE_TEXT = ABSTAIN_PHRASE + " The closest passages are listed as sources."
 
-_LEAD = {
-    "how_many": re.compile(r"\b\d[\d,.]*\b"),
-    "how_much": re.compile(r"[£$€]?\s?\b\d[\d,.]*\s?(?:%|per ?cent|million|billion)?"),
-    "when": re.compile(
-        r"\b(?:\d{1,2} )?(?:January|February|March|April|May|June|July|August|September|"
-        r"October|November|December)(?: \d{1,2},?)?(?: \d{4})?\b|\b(?:1\d{3}|20\d\d)s?\b"
-    ),
-}
 
-
-def stage2_features(x: np.ndarray, s1: np.ndarray, ce: np.ndarray) -> np.ndarray:
-    """The reranked candidates' features: their own, stage 1's score and the cross-encoder's,
-    each also relative to the best (RERANK_FEATURES)."""
-    order = np.argsort(-ce, kind="stable")
-    rank = np.empty(len(ce), dtype=np.float32)
-    rank[order] = np.arange(1, len(ce) + 1)
-    extra = np.stack([s1, s1 - s1.max(), ce, ce - ce.max(), 1.0 / rank], axis=1)
+def stage2_features(x: np.ndarray, s1: np.ndarray, readings) -> np.ndarray:
+    """The read candidates' features: their own, stage 1's score and the reader's (its
+    sentence logit and its best span's), each also relative to the best (READ_FEATURES)."""
+    rd = np.array([r.logit for r in readings], dtype=np.float32)
+    span = np.array(
+        [r.span_logit if math.isfinite(r.span_logit) else -20.0 for r in readings],
+        dtype=np.float32,
+    )
+    order = np.argsort(-rd, kind="stable")
+    rank = np.empty(len(rd), dtype=np.float32)
+    rank[order] = np.arange(1, len(rd) + 1)
+    extra = np.stack(
+        [s1, s1 - s1.max(), rd, rd - rd.max(), 1.0 / rank, span, span - span.max()], axis=1
+    )
     return np.concatenate([x, extra.astype(np.float32)], axis=1)
 
 
 class Answerer:
-    def __init__(self, store, model: AnswerModel, max_sentences: int = 3, reranker=None) -> None:
+    def __init__(self, store, model: AnswerModel, max_sentences: int = 3, reader=None) -> None:
         self.store = store
         self.model = model
         self.max_sentences = max_sentences
         self.stats = TermStats(store)
-        self._reranker = reranker
+        self._reader = reader
 
     @property
     def threshold(self) -> float:
@@ -59,22 +57,24 @@ class Answerer:
         return self.model.margin
 
     @property
-    def reranker(self):
-        if self._reranker is None:
-            from ncpi_qa.qa.reranker import CrossEncoder
+    def reader(self):
+        if self._reader is None:
+            from ncpi_qa.qa.reader import Reader
 
-            self._reranker = CrossEncoder()
-        return self._reranker
+            self._reader = Reader()
+        return self._reader
 
-    def final_scores(self, question: str, x: np.ndarray, texts) -> tuple[np.ndarray, np.ndarray]:
-        """(indices of the scored candidates, their final logits). ``texts(i)`` gives
-        candidate i's sentence, read only for the ones the cross-encoder sees."""
+    def final_scores(self, question: str, x: np.ndarray, items):
+        """(indices of the scored candidates, their final logits, their readings or None).
+        ``items(i)`` gives candidate i's (heading, sentence), read only for the ones the
+        reader sees."""
         s1 = self.model.stage1.scores(x)
         if self.model.stage2 is None:
-            return np.arange(len(x)), s1
-        top = np.argsort(-s1, kind="stable")[: self.model.rerank_top]
-        ce = self.reranker.score(question, [texts(i) for i in top])
-        return top, self.model.stage2.scores(stage2_features(x[top], s1[top], ce))
+            return np.arange(len(x)), s1, [None] * len(x)
+        top = np.argsort(-s1, kind="stable")[: self.model.read_top]
+        readings = self.reader.read(question, [items(i) for i in top])
+        logits = self.model.stage2.scores(stage2_features(x[top], s1[top], readings))
+        return top, logits, readings
 
     def sentence_sims(self, qvec: np.ndarray, passages: list[Passage]) -> list[np.ndarray]:
         out = []
@@ -99,15 +99,19 @@ class Answerer:
             ci = passages[pi].chunk_index
             spans.append((ci, j, *self.store.chunks[ci].sentences[j]))
 
-        def text(i: int) -> str:
+        def item(i: int) -> tuple[str, str]:
             ci, _, s, e = spans[i]
-            return self.store.documents[self.store.chunks[ci].doc_id].text[s:e]
+            chunk = self.store.chunks[ci]
+            return chunk.section, self.store.documents[chunk.doc_id].text[s:e]
 
-        idx, logits = self.final_scores(profile.text, x, text)
-        cands = [
-            Candidate(*spans[i], score=float(logit), dense=float(x[i, 0]))
-            for i, logit in zip(idx, logits, strict=True)
-        ]
+        idx, logits, readings = self.final_scores(profile.text, x, item)
+        cands = []
+        for i, logit, r in zip(idx, logits, readings, strict=True):
+            ci, j, s, e = spans[i]
+            span = None
+            if r is not None and r.span is not None:
+                span = (s + r.span[0], min(s + r.span[1], e))
+            cands.append(Candidate(ci, j, s, e, float(logit), float(x[i, 0]), span))
         cands.sort(key=lambda c: -c.score)
         return cands, self.model.answerability(logits)
 
@@ -134,7 +138,7 @@ class Answerer:
             if key not in seen:
                 seen.add(key)
                 chosen.append(c)
-        text, citations = quote(self.store, chosen, lambda s: lead_fact(s, profile))
+        text, citations = quote(self.store, chosen, span_text(self.store, chosen[0]))
         return text, False, citations
 
     def answer(
@@ -148,14 +152,26 @@ def sentence_text(store, c) -> str:
     return store.documents[store.chunks[c.chunk_index].doc_id].text[c.start : c.end]
 
 
-def quote(store, chosen, lead_of) -> tuple[str, list[Citation]]:
-    """The answer text — the chosen sentences quoted with [n] markers, led by ``lead_of(first
-    quote)`` when that gives a fact — and their citations. Both answerers answer this way."""
+def span_text(store, c) -> str | None:
+    """The reader's answer span inside candidate ``c`` (None when it has none, or when the
+    span is the whole sentence, which would say nothing the quote does not)."""
+    if c.span is None:
+        return None
+    doc = store.documents[store.chunks[c.chunk_index].doc_id]
+    text = doc.text[c.span[0] : c.span[1]].strip()
+    if not text or len(text) >= len(doc.text[c.start : c.end].strip()):
+        return None
+    return " ".join(text.split())
+
+
+def quote(store, chosen, lead: str | None = None) -> tuple[str, list[Citation]]:
+    """The answer text — the chosen sentences quoted with [n] markers, led by the reader's
+    span when there is one — and their citations."""
     citations = [
-        cite(store, n, c.chunk_index, c.start, c.end, c.score) for n, c in enumerate(chosen, 1)
+        cite(store, n, c.chunk_index, c.start, c.end, c.score, getattr(c, "span", None))
+        for n, c in enumerate(chosen, 1)
     ]
     text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
-    lead = lead_of(citations[0].quote)
     return (f"{lead} — {text}" if lead else text), citations
 
 
@@ -175,8 +191,9 @@ def answer_with(answerer, profile, qvec: np.ndarray, passages, **decide_kw) -> A
     )
 
 
-def cite(store, n: int, chunk_index: int, start: int, end: int, score: float) -> Citation:
-    """Citation ``n``: the sentence at ``[start, end)`` of chunk ``chunk_index``'s document."""
+def cite(store, n: int, chunk_index: int, start: int, end: int, score: float, span=None):
+    """Citation ``n``: the sentence at ``[start, end)`` of chunk ``chunk_index``'s document;
+    ``span``: the reader's answer inside it (document offsets), marked in the chat."""
     chunk = store.chunks[chunk_index]
     doc = store.documents[chunk.doc_id]
     return Citation(
@@ -190,19 +207,5 @@ def cite(store, n: int, chunk_index: int, start: int, end: int, score: float) ->
         end=end,
         score=round(score, 4),
         chunk_id=chunk.chunk_id,
+        span=tuple(span) if span else None,
     )
-
-
-def lead_fact(sentence: str, profile: Profile) -> str | None:
-    """For "how many", "how much" and "when" questions, the one number or date the sentence
-    holds that the question does not (None when there is not exactly one)."""
-    rx = _LEAD.get(profile.kind)
-    if rx is None:
-        return None
-    q = normalize(profile.text)
-    found = []
-    for m in rx.finditer(sentence):
-        v = m.group(0).strip(" ,.")
-        if v and normalize(v) not in q and v not in found:
-            found.append(v)
-    return found[0] if len(found) == 1 else None

@@ -95,10 +95,8 @@ def main_phrase(question: str) -> str | None:
 
 
 def _phrase_for_pronoun(phrase: str) -> str:
-    """How the phrase reads in place of a pronoun: acronyms keep a "the" ("the PCC")."""
-    words = phrase.split()
-    if len(words) == 1 and words[0].isupper() and words[0] not in {"HMICFRS", "HMIC"}:
-        return f"the {phrase}"
+    """How the phrase reads in place of a pronoun: as it was written (no per-acronym list
+    of which ones take "the")."""
     return phrase
 
 

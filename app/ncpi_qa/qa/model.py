@@ -1,10 +1,14 @@
-"""The learned answerer's weights: a small MLP that scores each candidate sentence, and a
-learned "no answer" score, read as a softmax over [no answer, candidate 1, ..., candidate n]
-(the SQuAD 2.0 reader's null option, over sentences instead of spans).
+"""The answerer's scorers: small MLPs that score each candidate sentence, with a learned
+"no answer" score, read as a softmax over [no answer, candidate 1, ..., candidate n] (the
+SQuAD 2.0 reader's null option, over sentences instead of spans), and the calibration that
+turns that into P(the answer is right).
 
-Inference is numpy only. The weights live in ``weights/answerer.json`` (a few KB, written by
-``make train`` from tools/train/train_answerer.py), with the feature names, the fitted
-standardisation, and the threshold and margin calibrated on held-out SQuAD articles.
+Stage 1 scores every candidate from its features (qa/features.py); the reader (qa/reader.py)
+reads stage 1's ``read_top`` best with the question; stage 2 scores those from their features,
+stage 1's score and the reader's. Inference is numpy only. The weights live in
+``weights/answerer.json`` (a few KB, written by ``make train`` from
+tools/train/train_answerer.py), with the feature names, the fitted standardisation, and the
+calibration and threshold fitted on SQuAD articles neither the reader nor stage 1 saw.
 """
 
 from __future__ import annotations
@@ -21,8 +25,16 @@ from ncpi_qa.qa.features import FEATURES
 WEIGHTS = Path(__file__).with_name("weights") / "answerer.json"
 
 
-RERANK_FEATURES = ("s1", "s1_margin", "ce", "ce_margin", "ce_rank_inv")
-STAGE2_FEATURES = FEATURES + RERANK_FEATURES
+READ_FEATURES = (
+    "s1",
+    "s1_margin",
+    "rd",
+    "rd_margin",
+    "rd_rank_inv",
+    "rd_span",
+    "rd_span_margin",
+)
+STAGE2_FEATURES = FEATURES + READ_FEATURES
 
 
 @dataclass
@@ -66,31 +78,36 @@ class MLP:
 
 @dataclass
 class AnswerModel:
-    """Stage 1 scores every candidate from its features; the cross-encoder (qa/reranker.py)
-    reads the ``rerank_top`` best; stage 2 scores those from their features, stage 1's score
-    and the cross-encoder's. Without stage 2, stage 1's scores are final."""
+    """Stage 1 and (with the reader) stage 2; without stage 2, stage 1's scores are final.
+    ``calibration`` (a, b) maps the softmax's answer share p to P(the best candidate holds
+    the answer) = sigmoid(a * logit(p) + b), fitted out of fold on held-out articles."""
 
     stage1: MLP
     null_score: float
-    threshold: float  # answer when P(some candidate answers) >= threshold
+    threshold: float  # answer when the calibrated confidence >= threshold
     margin: float  # also cite candidates whose score is within this of the best
     stage2: MLP | None = None
-    rerank_top: int = 8
+    read_top: int = 12
+    calibration: tuple[float, float] = (1.0, 0.0)
     meta: dict = field(default_factory=dict)
 
     def answerability(self, logits: np.ndarray) -> float:
-        """P(the answer is one of the candidates) = 1 - softmax's no-answer share."""
+        """The calibrated confidence that the best candidate answers (0 with none)."""
         if len(logits) == 0:
             return 0.0
         top = max(float(logits.max()), self.null_score)
-        z = np.exp(logits - top).sum()
-        return float(z / (z + np.exp(self.null_score - top)))
+        z = float(np.exp(logits - top).sum())
+        # logit(p) of the softmax's answer share, computed without forming p
+        lp = float(np.log(z) - (self.null_score - top))
+        a, b = self.calibration
+        return float(1.0 / (1.0 + np.exp(-(a * lp + b))))
 
     def to_json(self) -> dict:
         return {
             "stage1": self.stage1.to_json(),
             "stage2": self.stage2.to_json() if self.stage2 else None,
-            "rerank_top": self.rerank_top,
+            "read_top": self.read_top,
+            "calibration": list(self.calibration),
             "null_score": self.null_score,
             "threshold": self.threshold,
             "margin": self.margin,
@@ -102,7 +119,8 @@ class AnswerModel:
         return cls(
             stage1=MLP.from_json(d["stage1"]),
             stage2=MLP.from_json(d["stage2"]) if d.get("stage2") else None,
-            rerank_top=int(d.get("rerank_top", 8)),
+            read_top=int(d.get("read_top", 12)),
+            calibration=tuple(float(v) for v in d.get("calibration", (1.0, 0.0))),
             null_score=float(d["null_score"]),
             threshold=float(d["threshold"]),
             margin=float(d["margin"]),

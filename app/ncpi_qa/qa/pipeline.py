@@ -21,9 +21,6 @@ def validate_question(question: str | None, settings: Settings) -> str:
     return q
 
 
-RULES_THRESHOLD = 0.328  # the rule-based answerer's threshold, tuned on evals/dev.jsonl
-
-
 class QA:
     """Loads the index and the models once; ``ask`` answers one question.
 
@@ -32,7 +29,7 @@ class QA:
     """
 
     def __init__(
-        self, settings: Settings, store=None, embedder=None, model=None, reranker=None
+        self, settings: Settings, store=None, embedder=None, model=None, reader=None
     ) -> None:
         from ncpi_qa.index.store import Store
         from ncpi_qa.qa.answer import Answerer
@@ -59,22 +56,11 @@ class QA:
             if settings.fusion_dense_weight is not None
             else fusion,
         )
-        if settings.answerer == "rules" and model is None:
-            from ncpi_qa.qa.rules import RulesAnswerer
-
-            threshold = settings.abstain_threshold
-            self.answerer = RulesAnswerer(
-                self.store,
-                RULES_THRESHOLD if threshold is None else threshold,
-                settings.max_answer_sentences,
-                embedder=embedder,
-            )
-        else:
-            if settings.abstain_threshold is not None:
-                self.model.threshold = settings.abstain_threshold
-            self.answerer = Answerer(
-                self.store, self.model, settings.max_answer_sentences, reranker=reranker
-            )
+        if settings.abstain_threshold is not None:
+            self.model.threshold = settings.abstain_threshold
+        self.answerer = Answerer(
+            self.store, self.model, settings.max_answer_sentences, reader=reader
+        )
 
     def embed(self, question: str) -> np.ndarray:
         return self.retriever.embed_query(question)
