@@ -1,5 +1,5 @@
 """Serving the chat app safely: loopback unless asked, Host checked, same-origin writes,
-bounded request bodies, no client-given URLs, optional login.
+bounded request bodies, no client-given URLs, optional login with throttled attempts.
 
 ``Guard`` is a plain ASGI middleware placed in front of Gradio's app (through
 ``launch(app_kwargs={"middleware": ...})``), so it sees every request first.
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +19,7 @@ from ncpi_qa.errors import NcpiError
 
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 UPLOAD_PATH = "/gradio_api/upload"
+LOGIN_PATHS = ("/login", "/login/")
 
 
 class AuthFileError(NcpiError):
@@ -27,7 +31,10 @@ class RemoteBindError(NcpiError):
 
 
 def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
+    """127.0.0.0/8, ::1 and localhost (also written with the root's dot, ``localhost.``, and
+    in any case), as the CLI reads them."""
+    host = host.strip().lower()
+    if host.rstrip(".") in LOOPBACK_NAMES:
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -90,11 +97,80 @@ def read_auth_file(path: Path) -> list[tuple[str, str]]:
 
 
 def _host_name(value: str) -> str:
-    """'127.0.0.1:7860' -> '127.0.0.1'; '[::1]:7860' -> '::1'."""
+    """'127.0.0.1:7860' -> '127.0.0.1'; '[::1]:7860' -> '::1'; 'localhost.:80' -> 'localhost'."""
     value = value.strip().lower()
     if value.startswith("["):
         return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    name = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    return name[:-1] if name.endswith(".") and not name.endswith("..") else name
+
+
+class LoginThrottle:
+    """Failed logins counted per client address and per user name, each on its own.
+
+    After ``free`` failures of a key, its next attempt must wait 1 s after the last failure,
+    then 2, 4, 8 ... (capped at the lockout); after ``lockout`` failures the key is locked out
+    for ``lockout_seconds``. An attempt that comes too soon is refused unchecked (the right
+    password too), so guessing runs at the throttle's pace whatever the client does.
+    Failures older than ``lockout_seconds`` are forgotten; a success clears its address and
+    user. ``clock`` is injectable for tests."""
+
+    MAX_KEYS = 10_000  # bounded memory under a flood of made-up user names
+
+    def __init__(self, free: int = 3, lockout: int = 10, lockout_seconds: float = 900.0,
+                 clock=time.monotonic) -> None:  # fmt: skip
+        self.free = max(free, 0)
+        self.lockout = max(lockout, 1)
+        self.lockout_seconds = lockout_seconds
+        self.clock = clock
+        self.failures: dict[tuple[str, str], list[float]] = {}
+        self.lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings) -> LoginThrottle:
+        return cls(
+            settings.login_free_failures,
+            settings.login_lockout_failures,
+            settings.login_lockout_seconds,
+        )
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self.failures.get(key, []) if now - t < self.lockout_seconds]
+        if times:
+            self.failures[key] = times
+        else:
+            self.failures.pop(key, None)
+        return times
+
+    def _wait(self, times: list[float], now: float) -> float:
+        n = len(times)
+        if n >= self.lockout:
+            return times[-1] + self.lockout_seconds - now
+        if n < self.free or not times:
+            return 0.0
+        return times[-1] + min(2.0 ** (n - self.free), self.lockout_seconds) - now
+
+    def retry_after(self, address: str, user: str) -> float:
+        """Seconds before this address and user may try again (0: now)."""
+        now = self.clock()
+        with self.lock:
+            keys = [("addr", address), ("user", user)]
+            return max(max(self._wait(self._recent(k, now), now), 0.0) for k in keys)
+
+    def failed(self, address: str, user: str) -> None:
+        now = self.clock()
+        with self.lock:
+            if len(self.failures) >= self.MAX_KEYS:  # forget the oldest keys first
+                for key in sorted(self.failures, key=lambda k: self.failures[k][-1])[:1000]:
+                    del self.failures[key]
+            for key in (("addr", address), ("user", user)):
+                self.failures.setdefault(key, []).append(now)
+                del self.failures[key][: -self.lockout]
+
+    def succeeded(self, address: str, user: str) -> None:
+        with self.lock:
+            self.failures.pop(("addr", address), None)
+            self.failures.pop(("user", user), None)
 
 
 def _urls_elsewhere(obj, host: str, depth: int = 0) -> bool:
@@ -118,13 +194,14 @@ def _urls_elsewhere(obj, host: str, depth: int = 0) -> bool:
 class Guard:
     """ASGI middleware: Host allow-list, same-origin writes, body size limits, no foreign URLs."""
 
-    def __init__(self, app, allowed_hosts, max_body: int, max_upload: int) -> None:
+    def __init__(self, app, allowed_hosts, max_body: int, max_upload: int, throttle=None) -> None:
         self.app = app
-        self.allowed = {h.lower() for h in allowed_hosts} | LOOPBACK_NAMES
+        self.allowed = {_host_name(h) for h in allowed_hosts} | LOOPBACK_NAMES
         self.max_body = max_body
         self.max_upload = max_upload
+        self.throttle = throttle  # LoginThrottle; made from the app's settings on first use
 
-    async def _refuse(self, send, status: int, message: str) -> None:
+    async def _refuse(self, send, status: int, message: str, headers=()) -> None:
         body = json.dumps({"error": message}).encode()
         await send(
             {
@@ -133,6 +210,7 @@ class Guard:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    *headers,
                 ],
             }
         )
@@ -189,16 +267,57 @@ class Guard:
                 payload = None
             if payload is not None and _urls_elsewhere(payload, host_header.lower()):
                 return await self._refuse(send, 400, "Files must be uploaded, not given as URLs")
-        sent = False
+        if method == "POST" and path.endswith(LOGIN_PATHS):
+            return await self._login(scope, body, receive, send)
+        return await self.app(scope, _replay(body, receive), send)
 
-        async def replay():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+    def _throttle_for(self, scope) -> LoginThrottle:
+        if self.throttle is None:
+            settings = None
+            try:  # the Gradio app's own settings (create_app keeps the QA on the Blocks)
+                settings = scope["app"].get_blocks().holder.qa.settings
+            except Exception:
+                from ncpi_qa.settings import Settings
 
-        return await self.app(scope, replay, send)
+                settings = Settings()
+            self.throttle = LoginThrottle.from_settings(settings)
+        return self.throttle
+
+    async def _login(self, scope, body: bytes, receive, send):
+        """Gradio's /login behind the throttle: a client address or user name with too many
+        recent failures is answered 429 (with Retry-After) without checking the password."""
+        from starlette.requests import Request
+
+        throttle = self._throttle_for(scope)
+        address = (scope.get("client") or ("?", 0))[0]
+        try:
+            form = await Request(scope, _replay(body, receive)).form()
+            user = str(form.get("username") or "").strip()
+        except Exception:
+            user = ""
+        wait = throttle.retry_after(address, user)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            return await self._refuse(
+                send,
+                429,
+                f"Too many failed logins; try again in {seconds} s.",
+                [(b"retry-after", str(seconds).encode())],
+            )
+        # Counted as failed before the password is checked (so that attempts sent in
+        # parallel are all counted), cleared again when it was right.
+        throttle.failed(address, user)
+        status = 0
+
+        async def watched(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, _replay(body, receive), watched)
+        if 200 <= status < 300:
+            throttle.succeeded(address, user)
 
     async def _stream_limited(self, scope, receive, send, limit: int):
         size = 0
@@ -220,3 +339,17 @@ class Guard:
 
 class _TooLarge(Exception):
     pass
+
+
+def _replay(body: bytes, receive):
+    """A receive() that gives ``body`` once, then what the client sends next."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

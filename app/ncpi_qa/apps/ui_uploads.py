@@ -5,6 +5,7 @@ keep the ``QA`` they started with.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -31,34 +32,56 @@ def safe_name(name: str) -> str:
     return f"{stem[:80]}{suffix}"
 
 
-def check_upload(path: Path, original_name: str, max_mb: float) -> tuple[str | None, str]:
-    """(None, name) when the file may be indexed; (reason, name) when not. The reason is the
-    loader's own message, as ``ncpi-qa index`` prints it after "Skipped NAME:"."""
+def check_upload(path: Path, original_name: str, settings) -> tuple[str | None, str, bytes]:
+    """(None, name, bytes) when the file may be indexed; (reason, name, b"") when not. The
+    reason is the loader's own message, as ``ncpi-qa index`` prints it after "Skipped NAME:":
+    the same size limit (``max_file_mb``), content limits (``ingest/limits.py``) and
+    file-type checks. The parse is kept, so the build that follows does not parse it again."""
     from ncpi_qa.ingest.documents import LoadError, load_document
+    from ncpi_qa.ingest.limits import Limits, size_refusal
 
     name = safe_name(original_name)
     suffix = Path(name).suffix
     if suffix not in ALLOWED:
-        return (
-            f"unsupported file type '{suffix or '(none)'}' (accepted: "
-            f"{', '.join(sorted(ALLOWED))})",
-            name,
-        )
-    size = path.stat().st_size
-    if size > max_mb * 1024 * 1024:
-        return f"file is {size / 1024 / 1024:.1f} MB; the limit is {max_mb:g} MB", name
+        accepted = ", ".join(sorted(ALLOWED))
+        return f"unsupported file type '{suffix or '(none)'}' (accepted: {accepted})", name, b""
+    if path.is_symlink():  # an upload is a file the browser sent, never a link to one
+        return "a symbolic link, not an uploaded file; not read", name, b""
     try:
-        load_document(path)
+        why = size_refusal(path.stat().st_size, settings.max_file_mb)
+        if why is not None:
+            return why, name, b""
+        data = path.read_bytes()
+        load_document(path, data=data, limits=Limits.from_settings(settings), keep=True)
+    except OSError as e:
+        return f"cannot read the upload ({e.strerror or e})", name, b""
     except LoadError as e:
-        return str(e), name
+        return str(e), name, b""
     except Exception as e:  # a loader bug: still a reason, never a traceback
-        return f"could not read it ({type(e).__name__})", name
-    return None, name
+        return f"could not read it ({type(e).__name__})", name, b""
+    return None, name, data
+
+
+def _write_new(corpus: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` as a new file in ``corpus`` (``name``, else ``stem-2``, ``-3`` ...):
+    never over an existing file, never through a symbolic link (O_EXCL | O_NOFOLLOW)."""
+    stem, suffix, k = Path(name).stem, Path(name).suffix, 1
+    while True:
+        target = corpus / (name if k == 1 else f"{stem}-{k}{suffix}")
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except FileExistsError:
+            k += 1
+            continue
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return target
 
 
 def add_document(holder: Holder, upload_path: str, original_name: str, progress=None) -> str:
     """Check, save, index, swap. Returns a message for the page (plain text)."""
     from ncpi_qa.index.store import build_index
+    from ncpi_qa.ingest.documents import outside_corpus
     from ncpi_qa.qa.pipeline import QA
 
     def step(fraction: float, what: str) -> None:
@@ -68,25 +91,22 @@ def add_document(holder: Holder, upload_path: str, original_name: str, progress=
     path = Path(upload_path)
     settings = holder.qa.settings
     step(0.05, "Checking the file…")
-    # the loader reads the suffix of the path it is given: check a copy with the real name
+    # the loader reads the suffix of the path it is given: check it under its real name
     staging = path.parent / safe_name(original_name)
-    if staging != path:
+    source = path
+    if staging != path and not path.is_symlink() and staging.suffix in ALLOWED:
         shutil.copyfile(path, staging)
-    reason, name = check_upload(staging, original_name, settings.upload_max_mb)
+        source = staging
+    reason, name, data = check_upload(source, original_name, settings)
     if reason is not None:
         return f"Skipped {name}: {reason}. Nothing was added; the index is unchanged."
     with holder.lock:
         corpus = Path(settings.corpus_dir)
-        target = corpus / name
-        if target.exists():
-            if target.read_bytes() == staging.read_bytes():
-                return f"{name} is already in the corpus and indexed."
-            stem, suffix, k = target.stem, target.suffix, 2
-            while (corpus / f"{stem}-{k}{suffix}").exists():
-                k += 1
-            target = corpus / f"{stem}-{k}{suffix}"
         corpus.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(staging, target)
+        same = corpus / name
+        if same.is_file() and outside_corpus(same, corpus) is None and same.read_bytes() == data:
+            return f"{name} is already in the corpus and indexed."
+        target = _write_new(corpus, name, data)
         step(0.2, f"Indexing {target.name}…")
         try:
             report = build_index(settings, embedder=holder.qa.embedder, log=lambda m: None)

@@ -21,6 +21,7 @@ Unchanged documents reuse cached vectors.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import json
@@ -62,7 +63,9 @@ from ncpi_qa.ingest.documents import (
     corpus_files,
     file_sha256,
     load_document,
+    outside_corpus,
 )
+from ncpi_qa.ingest.limits import Limits, size_refusal
 from ncpi_qa.settings import Settings
 
 FORMAT_VERSION = 1
@@ -94,7 +97,8 @@ def _config_key(model: str, chunking: dict) -> str:
 
 def build_checkpoint(stage: str, store_dir: Path) -> None:
     """A no-op called at fixed points of a build ("locked", "written" just before the CURRENT
-    switch, "switched" just after it). Tests replace it to force interleavings of builds."""
+    switch, "switched" just after it). Tests replace it to force interleavings of builds, or
+    to kill a build there (tests/test_build_faults.py)."""
 
 
 def _scan(
@@ -104,17 +108,17 @@ def _scan(
     cannot be used; the sha256 field then holds the reason, prefixed by "skip:"."""
     files = corpus_files(corpus_dir)
     ids = assign_ids(files, corpus_dir)
-    limit = None if max_file_mb is None else int(max_file_mb * 1024 * 1024)
     out = []
     for p in files:
+        why = outside_corpus(p, corpus_dir)
+        if why is not None:  # a symbolic link out of the corpus is never read
+            out.append((p, ids[p], None, f"skip:{why}"))
+            continue
         try:
             size = p.stat().st_size
-            if limit is not None and size > limit:
-                why = (
-                    f"skip:file is {size / 1024 / 1024:.1f} MB, over the {max_file_mb:g} MB "
-                    "limit (raise NCPI_QA_MAX_FILE_MB to index it)"
-                )
-                out.append((p, ids[p], None, why))
+            why = None if max_file_mb is None else size_refusal(size, max_file_mb)
+            if why is not None:
+                out.append((p, ids[p], None, f"skip:{why}"))
                 continue
             data = p.read_bytes()
             out.append((p, ids[p], data, file_sha256(data)))
@@ -135,8 +139,15 @@ def is_up_to_date(settings: Settings, embedder_name: str) -> tuple[bool, dict | 
         and manifest.get("model") == embedder_name
         and manifest.get("chunking") == chunking_config(settings)
         and manifest.get("files") == files
+        and manifest.get("limits") == _limits_config(settings)
     )
     return same, manifest, scan
+
+
+def _limits_config(settings: Settings) -> dict:
+    """The content limits a build read its files under: a change re-reads the corpus (a file
+    skipped for being over a limit is indexed once the limit is raised)."""
+    return dataclasses.asdict(Limits.from_settings(settings))
 
 
 def embed_texts(doc: Document, chunks: list[Chunk]) -> tuple[list[str], list[str]]:
@@ -199,11 +210,12 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
     corpus_dir, store_dir = settings.corpus_dir, settings.store_dir
     report = BuildReport()
     docs: list[Document] = []
+    limits = Limits.from_settings(settings)
     for path, doc_id, data, sha in scan:
         try:
             if data is None:
                 raise LoadError((sha or "skip:cannot read file").removeprefix("skip:"))
-            docs.append(load_document(path, doc_id, data))
+            docs.append(load_document(path, doc_id, data, limits))
         except LoadError as e:
             name = str(path.relative_to(corpus_dir))
             report.skipped.append((name, str(e)))
@@ -279,6 +291,7 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
         "dim": dim,
         "chunking": chunking,
         "files": files,
+        "limits": _limits_config(settings),
         "documents": [
             {
                 "doc_id": d.doc_id,

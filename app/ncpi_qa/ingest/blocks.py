@@ -4,7 +4,11 @@ headings, and the ``TextBuilder`` that joins a file's blocks into one text with 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
+
+# The content budget of the file being parsed (ingest/limits.py); TextBuilder charges it.
+ACTIVE_BUDGET: ContextVar = ContextVar("ncpi_qa_parse_budget", default=None)
 
 
 class LoadError(Exception):
@@ -35,6 +39,9 @@ class TextBuilder:
         self._page: tuple[int, int] | None = None
 
     def _append(self, text: str) -> tuple[int, int]:
+        budget = ACTIVE_BUDGET.get()
+        if budget is not None:  # a file over its content limits stops here (LimitError)
+            budget.text(len(text), 1 + text.count("\n• "))
         if self.parts:
             self.parts.append("\n\n")
             self.length += 2

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ncpi_qa.ingest.blocks import Heading, LoadError, TextBuilder, clean_inline
+from ncpi_qa.ingest.limits import Limits
 from ncpi_qa.ingest.loaders import SUPPORTED_SUFFIXES, parse
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "corpus_files",
     "file_sha256",
     "load_document",
+    "outside_corpus",
     "path_hash",
     "slug",
 ]
@@ -84,8 +86,21 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_document(path: Path, doc_id: str | None = None, data: bytes | None = None) -> Document:
-    """Load one file; raises LoadError with the reason if it cannot be used."""
+# The parts of files parsed ahead of a build (an upload, checked before it is saved), by
+# (sha256, suffix, limits): the build that follows takes them instead of parsing again.
+_PARSED: dict[tuple, dict] = {}
+_PARSED_MAX = 4
+
+
+def load_document(
+    path: Path,
+    doc_id: str | None = None,
+    data: bytes | None = None,
+    limits: Limits | None = None,
+    keep: bool = False,
+) -> Document:
+    """Load one file; raises LoadError with the reason if it cannot be used. ``keep``: remember
+    the parse so that the next load of the same bytes (the build after an upload) reuses it."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoadError(f"unsupported file type '{suffix or '(none)'}'")
@@ -93,26 +108,52 @@ def load_document(path: Path, doc_id: str | None = None, data: bytes | None = No
         data = path.read_bytes() if data is None else data
     except OSError as e:
         raise LoadError(f"cannot read file ({e.strerror})") from e
-    parts = parse(path, data)
+    sha = file_sha256(data)
+    key = (sha, suffix, limits or Limits())
+    parts = _PARSED.pop(key, None)
+    if parts is None:
+        parts = parse(path, data, limits)
+    if keep:
+        while len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = parts
     return Document(
         doc_id=doc_id or assign_ids([path], path.parent)[path],
         title=parts["title"],
         text=parts["text"],
         source=path.name,
         kind=suffix.lstrip("."),
-        sha256=file_sha256(data),
+        sha256=sha,
         note=parts.get("note", ""),
-        headings=parts.get("headings", []),
-        pages=parts.get("pages", []),
+        headings=list(parts.get("headings", [])),
+        pages=list(parts.get("pages", [])),
     )
 
 
+def outside_corpus(path: Path, corpus_dir: Path) -> str | None:
+    """Why ``path`` must not be read as part of ``corpus_dir`` (a symbolic link, or a path
+    through one, whose target lies outside the folder), or None when it is inside."""
+    if path.is_symlink() and path.is_dir():
+        return "a symbolic link to a folder; links to folders are not followed"
+    try:
+        real = path.resolve(strict=True)
+        root = corpus_dir.resolve(strict=True)
+    except (OSError, RuntimeError) as e:  # a dangling link or a link loop
+        return f"a symbolic link that cannot be followed ({getattr(e, 'strerror', None) or e})"
+    if real != root and root not in real.parents:
+        return "a symbolic link to a file outside the corpus folder; not read"
+    return None
+
+
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Files under corpus_dir to index (hidden files and READMEs left out)."""
+    """Files under corpus_dir to index (hidden files and READMEs left out). A symbolic link
+    is listed (so that it is reported), never followed out: see ``outside_corpus``."""
     files = []
     for p in sorted(corpus_dir.rglob("*")):
         rel = p.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if not (p.is_file() or p.is_symlink()):
             continue
         if p.name.lower() in IGNORED_NAMES:
             continue

@@ -2,7 +2,10 @@
 
 A loader returns ``{"text", "title", "headings", "pages"?, "note"?}`` and raises ``LoadError``
 with a reason a user can act on when the file cannot be used. ``parse`` is the dispatch:
-it picks the loader by file type and turns any library error into a ``LoadError``.
+it checks that the bytes are the kind the name says (``limits.check_kind``), picks the
+loader by file type under the file's content budget (``limits.Limits``: what it may unpack
+to, paragraphs, characters, time) and turns any library error into a ``LoadError``.
+HTML and DOCX have their own modules (``html_loader``, ``docx_loader``), PDF is ``pdf``.
 """
 
 from __future__ import annotations
@@ -10,17 +13,25 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import Heading, LoadError, TextBuilder, clean_inline
+from ncpi_qa.ingest.blocks import Heading, LoadError, TextBuilder
+from ncpi_qa.ingest.docx_loader import load_docx
+from ncpi_qa.ingest.html_loader import load_html as _load_html
+from ncpi_qa.ingest.limits import Limits, active, budget_for, check_kind
 from ncpi_qa.ingest.pdf import load_pdf
 
 
 def _decode(data: bytes, path: Path) -> str:
-    if b"\x00" in data[:8192]:
-        raise LoadError("binary file, not text")
+    nul = data.find(b"\x00")
+    if nul >= 0:  # anywhere in the file, not only its start
+        raise LoadError(f"binary file, not text (a NUL byte at byte {nul:,})")
+    budget = active()
+    budget.check_chars(len(data) // 4)  # UTF-8 is at most 4 bytes a character
     try:
-        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+        text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as e:
         raise LoadError(f"not UTF-8 text (byte {e.start}); re-save it as UTF-8") from e
+    budget.check_chars(len(text))
+    return text
 
 
 def _looks_like_heading(line: str, prev_blank: bool, next_blank: bool) -> bool:
@@ -37,6 +48,7 @@ def _looks_like_heading(line: str, prev_blank: bool, next_blank: bool) -> bool:
 
 def load_txt(path: Path, data: bytes) -> dict:
     text = _decode(data, path).strip("\n")
+    active().text(len(text), len(re.findall(r"\n[ \t]*\n(?=[ \t]*\S)", text)) + 1)
     lines = text.split("\n")
     headings, offset = [], 0
     for i, line in enumerate(lines):
@@ -102,112 +114,18 @@ def load_md(path: Path, data: bytes) -> dict:
     return {"text": text, "title": title, "headings": b.headings, "note": note}
 
 
+# A link or image: [text](destination "title"); the destination may hold balanced
+# parentheses (https://en.wikipedia.org/wiki/Child_(law)), as CommonMark reads it.
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\n]|\([^()\n]*\))*\)")
+
+
 def _md_inline(s: str) -> str:
-    s = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", s)  # links and images -> their text
+    s = _MD_LINK.sub(r"\1", s)  # links and images -> their text
     return re.sub(r"(\*\*|__|`)", "", s)
 
 
-_BLOCKS = [
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "p",
-    "li",
-    "blockquote",
-    "pre",
-    "td",
-    "th",
-    "dt",
-    "dd",
-    "caption",
-    "figcaption",
-]
-
-
 def load_html(path: Path, data: bytes) -> dict:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(_decode(data, path), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "svg", "nav", "form"]):
-        tag.decompose()
-    b = TextBuilder()
-    root = soup.body or soup
-    blocks = [t for t in root.find_all(_BLOCKS) if not t.find_parent(_BLOCKS)]
-    run: list[str] = []
-    for tag in blocks:
-        text = clean_inline(tag.get_text(" "))
-        if tag.name == "li":
-            run.append(text)
-            continue
-        if run:
-            b.items(run)
-            run = []
-        if tag.name[0] == "h" and tag.name[1:].isdigit():
-            b.heading(text, int(tag.name[1:]))
-        else:
-            b.paragraph(text)
-    if run:
-        b.items(run)
-    if not blocks:
-        for para in re.split(r"\n\s*\n", root.get_text("\n")):
-            b.paragraph(clean_inline(para))
-    title_tag = soup.find("title")
-    title = clean_inline(title_tag.get_text()) if title_tag else ""
-    if not title:
-        title = next((h.text for h in b.headings), path.stem)
-    return {"text": b.text(), "title": title, "headings": b.headings}
-
-
-def load_docx(path: Path, data: bytes) -> dict:
-    import io
-    import zipfile
-
-    import docx
-
-    try:
-        d = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError, Exception) as e:
-        raise LoadError(f"corrupt or unreadable DOCX ({type(e).__name__}: {e})") from e
-    b = TextBuilder()
-    run: list[str] = []
-    title = (d.core_properties.title or "").strip()
-    for para in d.paragraphs:
-        style = (para.style.name if para.style is not None else "") or ""
-        text = para.text.strip()
-        if not text:
-            continue
-        if style.startswith("List"):
-            run.append(text)
-            continue
-        if run:
-            b.items(run)
-            run = []
-        m = re.match(r"Heading (\d)", style)
-        if style == "Title":
-            title = title or text
-            b.heading(text, 1)
-        elif m:
-            b.heading(text, int(m.group(1)))
-        else:
-            b.paragraph(text)
-    if run:
-        b.items(run)
-    for table in d.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells if c.text.strip()]
-            if cells:
-                b.paragraph(" | ".join(dict.fromkeys(cells)))
-    text = b.text()
-    if not text.strip():
-        raise LoadError("DOCX has no text")
-    return {
-        "text": text,
-        "title": title or next((h.text for h in b.headings), path.stem),
-        "headings": b.headings,
-    }
+    return _load_html(path, data, _decode)
 
 
 LOADERS = {
@@ -224,17 +142,24 @@ LOADERS = {
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 
 
-def parse(path: Path, data: bytes) -> dict:
-    """The loader's parts for ``data`` read from ``path``; LoadError with the reason if unusable."""
+def parse(path: Path, data: bytes, limits: Limits | None = None) -> dict:
+    """The loader's parts for ``data`` read from ``path``; LoadError with the reason if unusable
+    (``LimitError`` when it is over one of ``limits``, default: the settings' defaults)."""
     suffix = path.suffix.lower()
     if suffix not in LOADERS:
         raise LoadError(f"unsupported file type '{suffix or '(none)'}'")
     if not data.strip():
         raise LoadError("empty file")
+    check_kind(suffix, data)
     try:
-        parts = LOADERS[suffix](path, data)
+        with budget_for(limits or Limits()):
+            parts = LOADERS[suffix](path, data)
     except LoadError:
         raise
+    except RecursionError as e:
+        raise LoadError("nested too deeply to be read") from e
+    except MemoryError as e:  # never expected within the limits; still a reason, not a crash
+        raise LoadError("too large to read in memory (lower the limits in settings)") from e
     except Exception as e:  # a loader bug or a library error on odd input: skip, say why
         raise LoadError(f"could not be parsed ({type(e).__name__}: {e})") from e
     if not parts["text"].strip():
