@@ -11,6 +11,7 @@ A turn is a JSON-serialisable dict (kept in the browser too)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ncpi_qa.schema import citation_label
@@ -169,20 +170,33 @@ def answer_text(turn: dict) -> str:
     return "\n".join(lines)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#!|~])")
+
+
+def md_escape(text) -> str:
+    """Text made inert in Markdown: HTML-significant characters as entities (no tag, no
+    handler), Markdown punctuation backslash-escaped (no link, image, emphasis or heading),
+    line breaks kept inside the block."""
+    text = str(text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace('"', "&quot;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def export_markdown(turns: list[dict]) -> str:
-    """The whole conversation as Markdown, each answer followed by its quoted citations."""
+    """The whole conversation as Markdown, each answer followed by its quoted citations.
+    Everything that came from a person or a document is escaped (``md_escape``)."""
     out = ["# NCPI QA conversation", ""]
     for t in turns:
-        out.append(f"## Q: {t['q']}")
+        out.append(f"## Q: {md_escape(t['q'])}".replace("\n", " "))
         if t.get("searched"):
-            out.append(f"*Searching for: {t['searched']}*")
-        out += ["", t.get("answer", ""), ""]
+            out.append(f"*Searching for: {md_escape(t['searched'])}*".replace("\n", " "))
+        out += ["", md_escape(t.get("answer", "")).replace("\n", "  \n"), ""]
         labels = display_labels(t.get("citations") or [])
         for c in t.get("citations") or []:
             out.append(
-                f"[{c['n']}] **{labels[c['n']]}** "
-                f"({c['doc_id']}, characters {c['start']}–{c['end']})"
+                f"\\[{c['n']}\\] **{md_escape(labels[c['n']])}** "
+                f"\\({md_escape(c['doc_id'])}, characters {c['start']}–{c['end']}\\)"
             )
-            out.append(f"> {c.get('quote', '')}")
+            out.append("> " + md_escape(c.get("quote", "")).replace("\n", "\n> "))
             out.append("")
     return "\n".join(out).rstrip() + "\n"
