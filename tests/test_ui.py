@@ -224,8 +224,8 @@ def test_bad_upload_gives_the_loaders_reason_and_changes_nothing(
     assert "unsupported file type '.exe'" in add_document(holder, str(exe), exe.name)
     big = tmp_path / "big.txt"
     big.write_text("x" * 2048)
-    holder.qa.settings = upload_settings.model_copy(update={"upload_max_mb": 0.001})
-    assert "the limit is 0.001 MB" in add_document(holder, str(big), big.name)
+    holder.qa.settings = upload_settings.model_copy(update={"max_file_mb": 0.001})
+    assert "0.001 MB" in add_document(holder, str(big), big.name)  # the one size limit
     assert sorted(p.name for p in upload_settings.corpus_dir.iterdir()) == before
 
 

@@ -12,10 +12,10 @@ from ncpi_qa.ingest.text import find_normalized, normalize
 # The CI gate (`ncpi-qa eval --gate`) on the seed page's dev set: each metric must be at least
 # this. A little under what the answerer measured there (evals/README.md), so it catches a
 # regression; the issue's target (0.85 / 0.85) is not met yet and is not what this asserts.
-MIN_ANSWER_ACCURACY = 0.14
-MIN_ABSTENTION_ACCURACY = 0.85
+MIN_ANSWER_ACCURACY = 0.45
+MIN_ABSTENTION_ACCURACY = 0.60
 MIN_CITATION_VALIDITY = 1.0
-MIN_CITATION_RECALL = 0.14
+MIN_CITATION_RECALL = 0.45
 GATE = {
     "answer_accuracy": MIN_ANSWER_ACCURACY,
     "abstention_accuracy": MIN_ABSTENTION_ACCURACY,
@@ -27,12 +27,12 @@ GATE = {
 # a little under what the answerer measured there (evals/README.md). "fusion_gain" is hybrid
 # hit@1 minus the better of BM25's and dense's.
 SQUAD_GATE = {
-    "HasAns_accuracy": 0.43,
-    "NoAns_accuracy": 0.74,
+    "HasAns_accuracy": 0.64,
+    "NoAns_accuracy": 0.62,
     "OOS_accuracy": 0.96,
     "citation_validity": 1.0,
-    "citation_precision": 0.93,
-    "citation_recall": 0.43,
+    "citation_precision": 0.90,
+    "citation_recall": 0.64,
     "fusion_gain": 0.01,
 }
 MODES = ("bm25", "dense", "rrf", "hybrid")
