@@ -59,7 +59,9 @@ def app(tmp_path_factory, embedder):
 
     root = tmp_path_factory.mktemp("browser")
     shutil.copytree(ROOT / "corpus", root / "corpus", ignore=shutil.ignore_patterns("README*"))
-    settings = Settings(corpus_dir=root / "corpus", store_dir=root / "store")
+    # abstain_threshold 0: the answerer quotes its best sentence whatever its confidence, so
+    # these tests drive citations, panels and uploads; the decision to answer is the evals'.
+    settings = Settings(corpus_dir=root / "corpus", store_dir=root / "store", abstain_threshold=0.0)
     build_index(settings, embedder=embedder, log=lambda m: None)
     demo = ui.create_app(QA(settings, embedder=embedder))
     port = _free_port()
