@@ -361,3 +361,22 @@ def test_bad_actions_change_nothing():
 
 
 # ---------------------------------------------------------------------------- serving safely
+
+
+def test_the_readers_span_is_marked_inside_the_quote_and_survives_a_reload():
+    text = "Intro. It draws on all 64 inspections. Outro."
+    start = text.index("It draws")
+    end = text.index(" Outro")
+    a = text.index("64")
+    cite = {"n": 1, "doc_id": "d", "title": "T", "section": "S", "page": None,
+            "quote": text[start:end], "start": start, "end": end, "score": 1.0,
+            "chunk_id": "d#0", "span": [a, a + 2]}  # fmt: skip
+    result = {"answer": "64 — “…” [1]", "citations": [cite], "passages": []}
+    turn = R.make_turn("How many?", None, result)
+    html = R.render_citation([turn], 0, 1, {"d": text})
+    assert '<mark id="quote-mark">It draws on all <strong class="answer-span">64</strong>' in html
+    restored = R.sanitize_turns([turn], 10)
+    assert restored[0]["citations"][0]["span"] == [a, a + 2]
+    bad = {**turn, "citations": [{**turn["citations"][0], "span": [0, 3]}]}  # outside the quote
+    assert R.sanitize_turns([bad], 10)[0]["citations"][0]["span"] is None
+    assert "answer-span" not in R.render_citation(R.sanitize_turns([bad], 10), 0, 1, {"d": text})

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from ncpi_qa.schema import citation_label
 
-CITE_FIELDS = ("n", "doc_id", "title", "section", "page", "quote", "start", "end", "score")
+CITE_FIELDS = ("n", "doc_id", "title", "section", "page", "quote", "start", "end", "score", "span")
 PASSAGE_FIELDS = ("chunk_id", "doc_id", "start", "end", "score", "similarity", "bm25")
 MAX_TEXT = 4000  # longest question/answer/quote kept in a turn restored from the browser
 MAX_ITEMS = 20  # most citations/passages kept per restored turn
@@ -70,6 +70,15 @@ def _int(value, default=None):
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+def _span(value, start: int, end: int):
+    """A restored citation's answer span: two ints inside [start, end), else None."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        a, b = _int(value[0]), _int(value[1])
+        if a is not None and b is not None and start <= a < b <= end:
+            return [a, b]
+    return None
+
+
 def _num(value):
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -101,6 +110,7 @@ def sanitize_turns(raw, max_turns: int) -> list[dict]:
                     "score": _num(c.get("score")),
                     "chunk_id": _clip(c.get("chunk_id", ""), 300),
                     "label": _clip(c.get("label", ""), 600),
+                    "span": _span(c.get("span"), start, end),
                 }
             )
         passages = []
