@@ -371,12 +371,15 @@ def test_the_readers_span_is_marked_inside_the_quote_and_survives_a_reload():
     cite = {"n": 1, "doc_id": "d", "title": "T", "section": "S", "page": None,
             "quote": text[start:end], "start": start, "end": end, "score": 1.0,
             "chunk_id": "d#0", "span": [a, a + 2]}  # fmt: skip
-    result = {"answer": "64 — “…” [1]", "citations": [cite], "passages": []}
+    result = {"answer": "64 — “…” [1]", "citations": [cite], "passages": [],
+              "best_score": 0.8123, "threshold": 0.38}  # fmt: skip
     turn = R.make_turn("How many?", None, result)
     html = R.render_citation([turn], 0, 1, {"d": text})
+    assert "Confidence 0.81 (the answerer answers at 0.38 or more" in html
     assert '<mark id="quote-mark">It draws on all <strong class="answer-span">64</strong>' in html
     restored = R.sanitize_turns([turn], 10)
     assert restored[0]["citations"][0]["span"] == [a, a + 2]
+    assert restored[0]["confidence"] == 0.8123
     bad = {**turn, "citations": [{**turn["citations"][0], "span": [0, 3]}]}  # outside the quote
     assert R.sanitize_turns([bad], 10)[0]["citations"][0]["span"] is None
     assert "answer-span" not in R.render_citation(R.sanitize_turns([bad], 10), 0, 1, {"d": text})

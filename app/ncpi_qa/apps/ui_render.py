@@ -199,10 +199,24 @@ def render_citation(turns: list[dict], i: int, n: int, documents) -> str:
         "Open the whole document at this quote</button> · "
         f'<a class="back" href="#turn-{i}">Back to answer {i + 1}</a></p>'
         "<details><summary>Details</summary>"
+        f"{_confidence(turn)}"
         f'<p class="meta">Document id {esc(cite["doc_id"])} · characters {esc(cite["start"])}–'
         f"{esc(cite['end'])} · sentence score {esc(cite.get('score'))} · chunk "
         f"{esc(cite.get('chunk_id'))}</p></details>"
         f"{_retrieved(turn)}</section>"
+    )
+
+
+def _confidence(turn: dict) -> str:
+    """The answerer's calibrated confidence (about how often answers this confident are
+    right, on held-out SQuAD articles) and the threshold it answers at."""
+    c, t = turn.get("confidence"), turn.get("threshold")
+    if not isinstance(c, int | float) or not isinstance(t, int | float):
+        return ""
+    return (
+        f'<p class="meta">Confidence {c:.2f} (the answerer answers at {t:.2f} or more; '
+        "calibrated on held-out SQuAD articles: about that share of such answers hold "
+        "the answer)</p>"
     )
 
 

@@ -59,6 +59,8 @@ def make_turn(question: str, searched: str | None, result: dict | None, error: s
         "citations": cites,
         "passages": passages,
         "feedback": None,
+        "confidence": _num(result.get("best_score")),
+        "threshold": _num(result.get("threshold")),
     }
 
 
@@ -141,6 +143,8 @@ def sanitize_turns(raw, max_turns: int) -> list[dict]:
                 "citations": cites,
                 "passages": passages,
                 "feedback": feedback if feedback in ("up", "down") else None,
+                "confidence": _num(t.get("confidence")),
+                "threshold": _num(t.get("threshold")),
             }
         )
     return turns
