@@ -195,8 +195,10 @@ def test_export_files_do_not_pile_up(tmp_path):
     import time as _time
 
     turn, _, quote = _hostile()
+    from ncpi_qa.apps.ui_turns import md_escape
+
     first = Path(ui.write_export([turn], tmp_path))
-    assert quote in first.read_text(encoding="utf-8")
+    assert md_escape(quote) in first.read_text(encoding="utf-8")  # escaped: inert in Markdown
     old = _time.time() - 2 * 3600
     os.utime(first, (old, old))
     second = Path(ui.write_export([turn], tmp_path))
