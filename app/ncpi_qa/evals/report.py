@@ -60,6 +60,8 @@ def format_table(result: dict) -> str:
     ]
     if "citation_page_accuracy" in result:
         keys.append("citation_page_accuracy")
+    keys += [k for k in ("HasAns_accuracy", "NoAns_accuracy", "OOS_accuracy", "fusion_gain")
+             if k in result]  # fmt: skip
     gates = result.get("gate") or GATE
     for key in keys:
         gate = f"  (gate >= {gates[key]:.2f})" if key in gates else ""
