@@ -112,8 +112,7 @@ def scope_split(articles: list[Article]) -> tuple[list[Article], list[Article]]:
     """(indexed, held out): the last fifth of the articles by sha1(title) stay out of the
     index, and their questions are asked as out of scope (the documents cannot answer them)."""
     order = sorted(articles, key=lambda a: hashlib.sha1(a.title.encode()).hexdigest())
-    n_out = round(len(order) * OOS_SHARE) if len(order) > 1 else 0
-    n_out = max(n_out, 1) if len(order) > 1 else 0
+    n_out = max(1, round(len(order) * OOS_SHARE)) if len(order) > 1 else 0
     cut = len(order) - n_out
     return sorted(order[:cut], key=articles.index), sorted(order[cut:], key=articles.index)
 
@@ -156,7 +155,7 @@ def _rows(articles: list[Article]) -> list[Row]:
                             unanswerable=True,
                             kind="unanswerable",
                             group=a.title,
-                        )  # fmt: skip
+                        )
                     )
                     continue
                 answers = list(dict.fromkeys(x["text"].strip() for x in q["answers"]))
@@ -176,7 +175,7 @@ def _rows(articles: list[Article]) -> list[Row]:
                         support=support,
                         kind="answerable",
                         group=a.title,
-                    )  # fmt: skip
+                    )
                 )
     return rows
 

@@ -59,9 +59,9 @@ class Answerer:
     @property
     def reader(self):
         if self._reader is None:
-            from ncpi_qa.qa.reader import Reader
+            from ncpi_qa.qa.reader import shared_reader
 
-            self._reader = Reader()
+            self._reader = shared_reader()
         return self._reader
 
     def final_scores(self, question: str, x: np.ndarray, items):
@@ -168,7 +168,7 @@ def quote(store, chosen, lead: str | None = None) -> tuple[str, list[Citation]]:
     """The answer text — the chosen sentences quoted with [n] markers, led by the reader's
     span when there is one — and their citations."""
     citations = [
-        cite(store, n, c.chunk_index, c.start, c.end, c.score, getattr(c, "span", None))
+        cite(store, n, c.chunk_index, c.start, c.end, c.score, c.span)
         for n, c in enumerate(chosen, 1)
     ]
     text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)

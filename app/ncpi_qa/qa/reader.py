@@ -12,6 +12,7 @@ the ask path never imports sentence-transformers or transformers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,10 @@ class Reader:
         s = max(enc.offsets[i][0], offset) - offset
         e = enc.offsets[j][1] - offset
         return Reading(logit, (s, e) if e > s else None, score)
+
+
+@lru_cache(maxsize=2)
+def shared_reader(path: Path = READER) -> Reader:
+    """One Reader per weights file for the process: a QA rebuilt after an index switch (the
+    chat does that after every upload) reuses it instead of loading the weights again."""
+    return Reader(path)
