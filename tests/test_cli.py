@@ -101,6 +101,16 @@ def test_unexpected_errors_are_one_message(monkeypatch, capsys):
     assert "ValueError: something odd" in out["error"]["message"]
 
 
+def test_debug_setting_lets_the_traceback_through(monkeypatch):
+    def boom(args):
+        raise ValueError("something odd")
+
+    monkeypatch.setattr("ncpi_qa.apps.cli.cmd_docs", boom)
+    monkeypatch.setenv("NCPI_QA_DEBUG", "1")
+    with pytest.raises(ValueError, match="something odd"):
+        main(["docs", "--json"])
+
+
 @pytest.mark.parametrize("where", ["vectors", "switch"])
 def test_disk_full_keeps_the_old_index_and_removes_partial_files(
     built, fixture_corpus, monkeypatch, capsys, where

@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         description="JSONL file the chat's thumbs up/down are appended to; "
         "default <store_dir>/feedback.jsonl.",
     )
+    debug: bool = Field(
+        default=False,
+        description="Let an unexpected error's traceback through (the CLI otherwise prints "
+        "one line saying what happened); for developers.",
+    )
 
     @property
     def upload_max_mb(self) -> float:

@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:
         if not isinstance(e, NcpiError):
-            if os.environ.get("NCPI_QA_DEBUG"):
+            if _debug():
                 raise
             e = UnexpectedError(e)
         if getattr(args, "json", False):
@@ -315,6 +315,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"Error: {e}", file=sys.stderr)
         return e.exit_code
+
+
+def _debug() -> bool:
+    """settings.debug (NCPI_QA_DEBUG=1); an unreadable environment counts as off."""
+    from ncpi_qa.settings import Settings
+
+    try:
+        return Settings().debug
+    except Exception:
+        return False
 
 
 if __name__ == "__main__":
