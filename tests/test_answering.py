@@ -12,11 +12,13 @@ from ncpi_qa.errors import AnswererWeightsError
 from ncpi_qa.index.store import Store
 from ncpi_qa.qa.answer import DECLINE_TEXT, Answerer, span_text, stage2_features
 from ncpi_qa.qa.features import FEATURES, GROUPS, TermStats, candidate_features
-from ncpi_qa.qa.model import MLP, STAGE2_FEATURES, AnswerModel, load_model
+from ncpi_qa.qa.model import STAGE2_FEATURES, load_model
 from ncpi_qa.qa.question import analyse, kind_of
 from ncpi_qa.qa.reader import Reading, best_span, reader_text
 from ncpi_qa.qa.retrieve import Retriever
 from ncpi_qa.schema import ABSTAIN_PHRASE, Candidate
+
+from .conftest import linear_model
 
 
 @pytest.mark.parametrize(
@@ -79,16 +81,6 @@ def test_span_text_is_the_document_text_of_the_span(fake_qa_parts):
     assert span_text(store, Candidate(ci, 0, s, e, 1.0, 0.0, (s, e))) is None  # whole sentence
 
 
-def _model(stage1_weights: dict[str, float], threshold=0.5, margin=1.0, null=0.0):
-    """A linear stage-1 model over named features (no stage 2)."""
-    w = np.zeros((len(FEATURES), 1), np.float32)
-    for name, v in stage1_weights.items():
-        w[FEATURES.index(name), 0] = v
-    mlp = MLP(FEATURES, np.zeros(len(FEATURES), np.float32), np.ones(len(FEATURES), np.float32),
-              [(w, np.zeros(1, np.float32))])  # fmt: skip
-    return AnswerModel(mlp, null, threshold, margin)
-
-
 @pytest.fixture
 def fake_qa_parts(fake_index, fake_embedder):
     store = Store.load(fake_index.store_dir)
@@ -100,7 +92,7 @@ def test_features_measure_what_they_name(fake_qa_parts):
     q = "How many recommendations did inspectors make to Riverside Constabulary?"
     qvec = emb.encode([q])[0]
     passages = retriever.search(q, qvec, 5)
-    ans = Answerer(store, _model({"cov_sent": 1.0}))
+    ans = Answerer(store, linear_model({"cov_sent": 1.0}))
     x, where = ans.features(analyse(q), qvec, passages)
     assert x.shape == (len(where), len(FEATURES)) and len(where) > 3
     col = {f: x[:, i] for i, f in enumerate(FEATURES)}
@@ -150,7 +142,7 @@ def test_decide_thresholds_margins_and_cites_exact_text(fake_qa_parts):
     q = "How many recommendations did inspectors make to Riverside Constabulary?"
     qvec = emb.encode([q])[0]
     passages = retriever.search(q, qvec, 5)
-    answerer = Answerer(store, _model({"cov_sent": 8.0}, threshold=0.5, margin=0.5))
+    answerer = Answerer(store, linear_model({"cov_sent": 8.0}, threshold=0.5, margin=0.5))
     profile = analyse(q)
     cands, answerability = answerer.score(profile, qvec, passages)
     assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
@@ -170,7 +162,7 @@ def test_decide_thresholds_margins_and_cites_exact_text(fake_qa_parts):
 
 def test_duplicate_sentences_are_quoted_once(fake_qa_parts):
     store, *_ = fake_qa_parts
-    answerer = Answerer(store, _model({}))
+    answerer = Answerer(store, linear_model({}))
     chunk = store.chunks[0]
     s, e = chunk.sentences[0]
     twice = [Candidate(0, 0, s, e, 2.0), Candidate(0, 0, s, e, 1.9)]
@@ -180,12 +172,12 @@ def test_duplicate_sentences_are_quoted_once(fake_qa_parts):
 
 def test_no_candidates_declines(fake_qa_parts):
     store, *_ = fake_qa_parts
-    answerer = Answerer(store, _model({}))
+    answerer = Answerer(store, linear_model({}))
     assert answerer.decide(analyse("x?"), [], 0.0, threshold=0.0)[1] is True
 
 
 def test_answerability_is_one_minus_the_null_share():
-    m = _model({}, null=0.0)
+    m = linear_model({}, null=0.0)
     assert m.answerability(np.array([0.0])) == pytest.approx(0.5)
     assert m.answerability(np.array([0.0, 0.0, 0.0])) == pytest.approx(0.75)
     assert m.answerability(np.array([-20.0])) < 0.001
@@ -193,7 +185,7 @@ def test_answerability_is_one_minus_the_null_share():
 
 
 def test_calibration_maps_the_answer_share_through_a_sigmoid():
-    m = _model({}, null=0.0)
+    m = linear_model({}, null=0.0)
     m.calibration = (2.0, -1.0)
     # one candidate at 0 against the null at 0: share 0.5, logit 0 -> sigmoid(-1)
     assert m.answerability(np.array([0.0])) == pytest.approx(1 / (1 + np.exp(1.0)))
@@ -219,7 +211,7 @@ def test_stage2_features_rank_the_reader():
 
 
 def test_weights_roundtrip_and_clear_errors(tmp_path):
-    m = _model({"dense": 2.0}, threshold=0.37, margin=1.5)
+    m = linear_model({"dense": 2.0}, threshold=0.37, margin=1.5)
     path = tmp_path / "w.json"
     m.save(path)
     back = load_model(path)
