@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,26 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 SHIPPED_CORPUS = ROOT / "corpus"
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+def run_cli(*args, env=None, text=False, timeout=300):
+    """The real command in a fresh process: exit code, stdout and stderr as the user sees them
+    (bytes unless ``text``), with ``env`` on top of this process's environment."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT / "app"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "ncpi_qa.apps.cli", *args],
+        capture_output=True,
+        text=text,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

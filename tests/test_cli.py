@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from ncpi_qa.apps.cli import main
 from ncpi_qa.index.store import Store, current_generation, store_lock
 
-from .conftest import FIXTURES, ROOT
+from .conftest import FIXTURES, run_cli
 
 
 @pytest.fixture
@@ -39,17 +36,6 @@ def _no_partial_files(store):
     assert not [n for n in names if n.startswith((".tmp-gen-", ".CURRENT."))]
     assert [n for n in names if n.startswith("gen-")] == [gen.name]
     assert not list((store / "cache").glob("*.tmp.npz"))
-
-
-def run_cli(*args, env=None):
-    """The real command in a fresh process (argv bytes, exit code, stderr as the user sees)."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT / "app"), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "ncpi_qa.apps.cli", *args],
-        capture_output=True,
-        env=full_env,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize("k", ["0", "-1"])

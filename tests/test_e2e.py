@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError, UnknownDocumentError
 from ncpi_qa.qa.answer import ABSTAIN_PHRASE
 
-from .conftest import FIXTURES, SHIPPED_CORPUS
+from .conftest import FIXTURES, SHIPPED_CORPUS, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -100,25 +97,13 @@ def test_pdf_citation_carries_its_page(fixture_qa_quoting):
     assert "£250,000" in r["answer"]
 
 
-def run_cli(*args, env_extra=None, tmp_path=None):
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "ncpi_qa.apps.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
 def test_cli_index_ask_doc_roundtrip(tmp_path):
     """The installed CLI over a fresh store: index twice, ask --json, check offsets with doc."""
     env = {"NCPI_QA_CORPUS_DIR": str(SHIPPED_CORPUS), "NCPI_QA_STORE_DIR": str(tmp_path / "s")}
-    first = run_cli("index", env_extra=env)
+    first = run_cli("index", env=env, text=True)
     assert first.returncode == 0, first.stderr
     assert "Indexed 1 documents" in first.stdout
-    second = run_cli("index", env_extra=env)
+    second = run_cli("index", env=env, text=True)
     assert second.returncode == 0 and "nothing to embed" in second.stdout
     assert "Embedding" not in second.stderr
 
@@ -126,20 +111,21 @@ def test_cli_index_ask_doc_roundtrip(tmp_path):
         "ask",
         "How many further child protection inspections of individual forces?",
         "--json",
-        env_extra=env,
+        env=env,
+        text=True,
     )
     assert ask.returncode == 0, ask.stderr
     result = json.loads(ask.stdout)
     assert {"question", "answer", "abstained", "citations", "passages", "timings_ms"} <= set(result)
     assert "17" in result["answer"]
     doc = json.loads(
-        run_cli("doc", result["citations"][0]["doc_id"], "--json", env_extra=env).stdout
+        run_cli("doc", result["citations"][0]["doc_id"], "--json", env=env, text=True).stdout
     )
     assert set(doc) >= {"doc_id", "title", "text"}
     for c in result["citations"]:
         assert doc["text"][c["start"] : c["end"]] == c["quote"]
 
-    docs = run_cli("docs", env_extra=env)
+    docs = run_cli("docs", env=env, text=True)
     assert "ncpi-2019-commissioner-page" in docs.stdout and "chunks" in docs.stdout
 
 
@@ -154,13 +140,13 @@ def test_cli_index_ask_doc_roundtrip(tmp_path):
 def test_cli_user_errors_are_one_message_without_traceback(tmp_path, args, message, error):
     env = {"NCPI_QA_CORPUS_DIR": str(FIXTURES / "corpus"), "NCPI_QA_STORE_DIR": str(tmp_path / "s")}
     if args[0] == "doc":
-        assert run_cli("index", env_extra=env).returncode == 0
-    r = run_cli(*args, env_extra=env)
+        assert run_cli("index", env=env, text=True).returncode == 0
+    r = run_cli(*args, env=env, text=True)
     assert r.returncode == error.exit_code == 1
     assert message in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_without_index_says_to_build_it(tmp_path):
-    r = run_cli("ask", "anything?", env_extra={"NCPI_QA_STORE_DIR": str(tmp_path / "none")})
+    r = run_cli("ask", "anything?", env={"NCPI_QA_STORE_DIR": str(tmp_path / "none")}, text=True)
     assert r.returncode == 1
     assert "ncpi-qa index" in r.stderr and "Traceback" not in r.stderr

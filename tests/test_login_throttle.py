@@ -12,6 +12,8 @@ import pytest
 
 from ncpi_qa.apps.ui_server import LoginThrottle
 
+from .conftest import free_port
+
 
 class Clock:
     def __init__(self) -> None:
@@ -53,14 +55,6 @@ def test_success_clears_and_memory_is_bounded():
     assert len(t.failures) <= LoginThrottle.MAX_KEYS + 2
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _login(base: str, user: str, password: str) -> tuple[int, dict]:
     data = urllib.parse.urlencode({"username": user, "password": password}).encode()
     try:
@@ -86,7 +80,7 @@ def test_served_app_throttles_wrong_passwords(tmp_path, monkeypatch):
     settings = Settings(auth_file=auth, store_dir=tmp_path / "store")
     with gr.Blocks() as demo:
         gr.Markdown("hi")
-    port = _free_port()
+    port = free_port()
     ui.serve(demo, "127.0.0.1", port, settings=settings, prevent_thread_lock=True, quiet=True)
     base = f"http://127.0.0.1:{port}/"
     try:
