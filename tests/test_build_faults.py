@@ -27,6 +27,7 @@ from pathlib import Path
 
 stage, marker = os.environ["FAULT_STAGE"], Path(os.environ["FAULT_MARKER"])
 import ncpi_qa.index.embedding as emb
+import ncpi_qa.index.files_store as files_store
 import ncpi_qa.index.store as store
 
 emb.get_embedder = lambda *a, **k: emb.HashingEmbedder()
@@ -62,7 +63,7 @@ elif stage in ("files", "switch"):
                 hang()
             return real_replace(src, dst)
 
-    store.os = Os()
+    files_store.os = Os()
 
 from ncpi_qa.apps.cli import main
 

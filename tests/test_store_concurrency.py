@@ -325,7 +325,7 @@ def test_build_killed_mid_way_leaves_old_index_and_no_lock(
 
 
 def test_load_rereads_current_when_its_generation_vanishes(settings, fake_embedder, monkeypatch):
-    import ncpi_qa.index.store as store_mod
+    import ncpi_qa.index.files_store as store_mod
 
     build_index(settings, embedder=fake_embedder, log=quiet)
     gone = current_generation(settings.store_dir)

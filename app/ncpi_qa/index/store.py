@@ -1,35 +1,24 @@
-"""The index on disk: build it (incrementally, atomically) and load it.
+"""Build the index: scan the corpus, read and chunk what changed, embed what is not cached,
+and write a whole new generation through the configured backend (index/backend.py: FAISS +
+bm25s files by default, or Milvus), which switches readers to it atomically.
 
-Layout under the store folder::
+    <store>/cache/<key>.npz   per-document vectors, keyed by content hash + model + chunking
 
-    CURRENT              name of the live generation (replaced atomically with os.replace)
-    gen-<stamp>/         manifest.json, documents.jsonl, chunks.jsonl, chunk_vectors.npy,
-                         sentence_vectors.npy, faiss.index, bm25/
-    cache/<key>.npz      per-document vectors, keyed by content hash + model + chunking
-
-    .build.lock          held (fcntl.flock) by the one build allowed to write at a time
-
-A build takes the lock (a second build waits, up to ``index_lock_timeout`` seconds), clears
-what crashed builds left (``.tmp-gen-*``, ``.CURRENT.*``, ``cache/*.tmp.npz``), writes a whole
-new generation, then flips CURRENT; a crash or Ctrl-C before the flip leaves the previous
-generation live. The generation CURRENT pointed to before the flip is kept one build longer,
-so a reader that loaded it (memory-mapped vectors) keeps working; older ones are removed.
-The OS releases the lock when a build dies, so a crash never leaves the store locked.
-Unchanged documents reuse cached vectors.
+A build takes the backend's writer lock (a second build waits, up to
+``index_lock_timeout`` seconds), clears what killed builds left, writes, then switches; a
+crash or Ctrl-C before the switch leaves the previous generation live. Unchanged documents
+reuse cached vectors (the cache stays on the writer's disk whatever the backend).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import hashlib
 import json
 import os
-import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +27,11 @@ from ncpi_qa.errors import (
     CorpusNotFoundError,
     EmptyCorpusError,
     IndexBusyError,
-    IndexIncompatibleError,
-    NoIndexError,
     StoreWriteError,
 )
-from ncpi_qa.index.generations import (
+from ncpi_qa.index.backend import FORMAT_VERSION, Backend, get_backend
+from ncpi_qa.index.files_store import Store  # noqa: F401 - the files backend's reader
+from ncpi_qa.index.generations import (  # noqa: F401 - current_generation etc. re-exported
     BuildReport,
     clean_leftovers,
     current_generation,
@@ -67,8 +56,6 @@ from ncpi_qa.ingest.documents import (
 )
 from ncpi_qa.ingest.limits import Limits, size_refusal
 from ncpi_qa.settings import Settings
-
-FORMAT_VERSION = 1
 
 
 def chunking_config(settings: Settings) -> dict:
@@ -127,9 +114,11 @@ def _scan(
     return out
 
 
-def is_up_to_date(settings: Settings, embedder_name: str) -> tuple[bool, dict | None, list]:
+def is_up_to_date(
+    settings: Settings, embedder_name: str, backend: Backend | None = None
+) -> tuple[bool, dict | None, list]:
     """Cheap check (hashes only, no model, no parsing) of whether a rebuild would change nothing."""
-    manifest = read_manifest(settings.store_dir)
+    manifest = (backend or get_backend(settings)).read_manifest()
     scan = _scan(settings.corpus_dir, settings.max_file_mb)
     if not manifest:
         return False, None, scan
@@ -175,23 +164,25 @@ def build_index(
             else settings.embedding_model
         )
     )
-    seen = current_generation(store_dir)
-    same, manifest, scan = is_up_to_date(settings, model_name)
+    backend = get_backend(settings)
+    seen = backend.live_generation()
+    same, manifest, scan = is_up_to_date(settings, model_name, backend)
     if same and not rebuild:  # nothing to write: no lock needed, works on a read-only store
         with contextlib.suppress(IndexBusyError, OSError):  # tidy up if nobody is building
-            with store_lock(store_dir, 0):
-                clean_leftovers(store_dir)
+            with backend.writer_lock(0):
+                backend.clean_leftovers()
         return _up_to_date_report(manifest, t0)
     try:
-        with store_lock(store_dir, settings.index_lock_timeout, log):
+        with backend.writer_lock(settings.index_lock_timeout, log):
             build_checkpoint("locked", store_dir)
-            clean_leftovers(store_dir)
-            if current_generation(store_dir) != seen:  # another build finished meanwhile
-                same, manifest, scan = is_up_to_date(settings, model_name)
+            backend.clean_leftovers()
+            if backend.live_generation() != seen:  # another build finished meanwhile
+                same, manifest, scan = is_up_to_date(settings, model_name, backend)
                 if same and not rebuild:
                     return _up_to_date_report(manifest, t0)
             return _build(
-                settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan
+                settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan,
+                backend,
             )
     except OSError as e:
         raise StoreWriteError(store_dir, e) from e
@@ -206,7 +197,7 @@ def _up_to_date_report(manifest: dict, t0: float) -> BuildReport:
     return report
 
 
-def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan):
+def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan, backend):
     corpus_dir, store_dir = settings.corpus_dir, settings.store_dir
     report = BuildReport()
     docs: list[Document] = []
@@ -229,8 +220,7 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
     cache_dir.mkdir(parents=True, exist_ok=True)
     previous = {d["doc_id"] for d in manifest["documents"]} if manifest else set()
 
-    all_chunks: list[Chunk] = []
-    chunk_vecs, sent_vecs, used_cache = [], [], set()
+    used_cache: set[str] = set()
     pending: list[tuple[Document, list[Chunk], Path]] = []
     per_doc: dict[str, tuple[list[Chunk], np.ndarray | None, np.ndarray | None]] = {}
     ids = [d.doc_id for d in docs]
@@ -274,15 +264,12 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
                 raise
             report.embedded.append(doc.doc_id)
 
+    writer = backend.begin()
     for doc in docs:
-        chunks, cv, sv = per_doc[doc.doc_id]
-        all_chunks += chunks
-        chunk_vecs.append(cv)
-        sent_vecs.append(sv)
-    dim = embedder.dim if embedder is not None else int(chunk_vecs[0].shape[1])
-    # Vectors are float32 already; astype would copy ~1 GB at 200k chunks.
-    chunk_matrix = np.concatenate(chunk_vecs) if chunk_vecs else None
-    sent_matrix = np.concatenate(sent_vecs)
+        writer.put_document(doc, *per_doc[doc.doc_id])
+    n_chunks = sum(len(per_doc[d.doc_id][0]) for d in docs)
+    n_sentences = sum(len(per_doc[d.doc_id][2]) for d in docs)
+    dim = embedder.dim if embedder is not None else int(per_doc[docs[0].doc_id][1].shape[1])
 
     files = {str(p.relative_to(corpus_dir)): sha for p, _, _, sha in scan}
     new_manifest = {
@@ -305,137 +292,18 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
             for d in docs
         ],
         "skipped": report.skipped,
-        "n_chunks": len(all_chunks),
-        "n_sentences": int(sent_matrix.shape[0]),
+        "n_chunks": n_chunks,
+        "n_sentences": n_sentences,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _write_generation(
-        store_dir, docs, all_chunks, chunk_matrix, sent_matrix, new_manifest, settings
-    )
+    writer.commit(new_manifest, lambda stage: build_checkpoint(stage, store_dir))
     for stale in cache_dir.glob("*.npz"):
         if stale.name not in used_cache:
             stale.unlink(missing_ok=True)
 
     report.indexed = [d.doc_id for d in docs]
     report.removed = sorted(previous - set(report.indexed))
-    report.n_chunks = len(all_chunks)
-    report.n_sentences = int(sent_matrix.shape[0])
+    report.n_chunks = n_chunks
+    report.n_sentences = n_sentences
     report.seconds = time.perf_counter() - t0
     return report
-
-
-def _write_generation(store_dir, docs, chunks, chunk_matrix, sent_matrix, manifest, settings):
-    from ncpi_qa.qa.retrieve import build_bm25, build_faiss
-
-    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
-    tmp = store_dir / f".tmp-gen-{stamp}"
-    final = store_dir / f"gen-{stamp}"
-    pointer = store_dir / f".CURRENT.{stamp}"
-    previous = current_generation(store_dir)
-    switched = False
-    tmp.mkdir(parents=True)
-    try:
-        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
-            for d in docs:
-                f.write(json.dumps(d.to_dict(), ensure_ascii=False) + "\n")
-        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
-            for c in chunks:
-                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-        np.save(tmp / "chunk_vectors.npy", chunk_matrix)
-        np.save(tmp / "sentence_vectors.npy", sent_matrix)
-        try:
-            faiss_kind = build_faiss(chunk_matrix, tmp / "faiss.index", settings.exact_search_max)
-        except RuntimeError as e:  # FAISS reports a failed write (disk full) as RuntimeError
-            raise OSError(errno.EIO, f"FAISS could not write its index ({e})".strip()) from e
-        manifest["faiss"] = faiss_kind
-        build_bm25([c.embed_text() for c in chunks], tmp / "bm25")
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-        os.replace(tmp, final)
-        pointer.write_text(final.name + "\n")
-        with open(pointer) as f:
-            os.fsync(f.fileno())
-        build_checkpoint("written", store_dir)
-        os.replace(pointer, store_dir / "CURRENT")  # the atomic switch
-        switched = True
-    except BaseException:
-        if not switched:  # CURRENT still names the previous generation: drop all of ours
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(final, ignore_errors=True)
-            pointer.unlink(missing_ok=True)
-        raise
-    build_checkpoint("switched", store_dir)
-    keep = {final.name} | ({previous.name} if previous is not None else set())
-    for old in store_dir.iterdir():
-        if old.is_dir() and old.name.startswith("gen-") and old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-@dataclass
-class Store:
-    """A loaded generation: documents, chunks, vectors and the two indexes."""
-
-    path: Path
-    manifest: dict
-    documents: dict[str, Document]
-    chunks: list[Chunk]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    sentence_offsets: list[int]  # index of each chunk's first sentence in sentence_vectors
-    faiss_index: object
-    bm25: object
-
-    def is_stale(self) -> bool:
-        """True when a newer build has switched CURRENT away from this loaded generation:
-        load again to see it. This Store stays usable meanwhile (its generation is kept one
-        build longer, and its memory-mapped files stay readable even once removed)."""
-        gen = current_generation(self.path.parent)
-        return gen is not None and gen.name != self.path.name
-
-    def reloaded(self) -> Store:
-        """The live generation: self if it is still current, else a freshly loaded Store."""
-        return Store.load(self.path.parent) if self.is_stale() else self
-
-    @classmethod
-    def load(cls, store_dir: Path) -> Store:
-        for attempt in range(3):
-            gen = current_generation(store_dir)
-            if gen is None:
-                raise NoIndexError(store_dir)
-            try:
-                return cls._load_generation(store_dir, gen)
-            except (OSError, RuntimeError, ValueError, KeyError) as e:  # RuntimeError: FAISS
-                if attempt < 2 and current_generation(store_dir) != gen:
-                    continue  # builds switched and pruned it while we read: read CURRENT again
-                raise IndexIncompatibleError(
-                    store_dir, f"its files are missing or damaged: {type(e).__name__}: {e}"
-                ) from e
-        raise AssertionError("unreachable")
-
-    @classmethod
-    def _load_generation(cls, store_dir: Path, gen: Path) -> Store:
-        import faiss
-
-        from ncpi_qa.qa.retrieve import load_bm25
-
-        manifest = json.loads((gen / "manifest.json").read_text())
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexIncompatibleError(store_dir, "it was built by another version")
-        with open(gen / "documents.jsonl", encoding="utf-8") as f:
-            docs = [Document.from_dict(json.loads(line)) for line in f]
-        with open(gen / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = [Chunk.from_dict(json.loads(line)) for line in f]
-        offsets, n = [], 0
-        for c in chunks:
-            offsets.append(n)
-            n += len(c.sentences)
-        return cls(
-            path=gen,
-            manifest=manifest,
-            documents={d.doc_id: d for d in docs},
-            chunks=chunks,
-            chunk_vectors=np.load(gen / "chunk_vectors.npy", mmap_mode="r"),
-            sentence_vectors=np.load(gen / "sentence_vectors.npy", mmap_mode="r"),
-            sentence_offsets=offsets,
-            faiss_index=faiss.read_index(str(gen / "faiss.index")),
-            bm25=load_bm25(gen / "bm25"),
-        )

@@ -77,12 +77,8 @@ class Answerer:
         return top, logits, readings
 
     def sentence_sims(self, qvec: np.ndarray, passages: list[Passage]) -> list[np.ndarray]:
-        out = []
-        for p in passages:
-            base = self.store.sentence_offsets[p.chunk_index]
-            n = len(self.store.chunks[p.chunk_index].sentences)
-            out.append(np.asarray(self.store.sentence_vectors[base : base + n] @ qvec))
-        return out
+        vectors = self.store.sentence_vectors_for([p.chunk_index for p in passages])
+        return [np.asarray(v @ qvec) for v in vectors]
 
     def features(self, profile: Profile, qvec: np.ndarray, passages: list[Passage]):
         return candidate_features(profile, self.stats, passages, self.sentence_sims(qvec, passages))

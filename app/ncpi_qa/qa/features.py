@@ -83,9 +83,7 @@ class TermStats:
 
     def __init__(self, store, cache_chunks: int = 4096) -> None:
         self.store = store
-        bm = store.bm25
-        df = np.diff(np.asarray(bm.scores["indptr"]))
-        self._df = {t: int(df[i]) for t, i in bm.vocab_dict.items() if i < len(df)}
+        self._df = store.document_frequencies()
         self._n = max(len(store.chunks), 1)
         self._cache: OrderedDict[int, tuple[list[SentenceInfo], frozenset[str]]] = OrderedDict()
         self._limit = cache_chunks

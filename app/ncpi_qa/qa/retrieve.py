@@ -1,60 +1,12 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 (bm25s), fused by a weighted sum fitted on SQuAD
-train (reciprocal rank fusion stays as a mode to compare against)."""
+"""Hybrid retrieval: dense and BM25 candidates from the index (whatever its backend: see
+index/backend.py), fused by a weighted sum fitted on SQuAD train (reciprocal rank fusion stays
+as a mode to compare against). Nothing here builds, writes or loads index files."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from ncpi_qa.schema import Passage
-
-HNSW_M = 32
-HNSW_EF_SEARCH = 512  # recall@10 0.93 at 512 vs 0.79 at 128 on 200k stand-in vectors
-
-
-def build_faiss(vectors: np.ndarray, path: Path, exact_max: int) -> str:
-    """Exact inner-product index up to ``exact_max`` vectors, HNSW above; returns the kind."""
-    import faiss
-
-    dim = vectors.shape[1]
-    if len(vectors) <= exact_max:
-        index, kind = faiss.IndexFlatIP(dim), "flat-ip"
-    else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 200
-        kind = "hnsw"
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(path))
-    return kind
-
-
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def bm25_tokens(texts: list[str]) -> list[list[str]]:
-    import bm25s
-
-    return bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False
-    )
-
-
-def build_bm25(texts: list[str], path: Path) -> None:
-    import bm25s
-
-    index = bm25s.BM25()
-    index.index(bm25_tokens(texts), show_progress=False)
-    index.save(str(path), show_progress=False)
-
-
-def load_bm25(path: Path):
-    import bm25s
-
-    return bm25s.BM25.load(str(path), show_progress=False)
 
 
 def rrf(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
@@ -84,7 +36,7 @@ def fuse_linear(
 
 
 class Retriever:
-    """Dense (FAISS) and BM25 candidates, fused; the question is embedded once by the caller."""
+    """Dense and BM25 candidates, fused; the question is embedded once by the caller."""
 
     def __init__(
         self, store, embedder, candidate_k: int = 30, rrf_k: int = 60, dense_weight: float = 0.5
@@ -94,33 +46,15 @@ class Retriever:
         self.candidate_k = candidate_k
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
-        self._params = None
-        if hasattr(store.faiss_index, "hnsw"):
-            import faiss
-
-            self._params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, candidate_k))
 
     def embed_query(self, question: str) -> np.ndarray:
         return self.embedder.encode([question])[0]
 
     def dense(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
-        n = min(n, len(self.store.chunks))
-        q = qvec[None, :].astype(np.float32)
-        if self._params is not None:
-            scores, ids = self.store.faiss_index.search(q, n, params=self._params)
-        else:
-            scores, ids = self.store.faiss_index.search(q, n)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return self.store.dense_search(qvec, min(n, len(self.store.chunks)))
 
     def lexical(self, question: str, n: int) -> list[tuple[int, float]]:
-        n = min(n, len(self.store.chunks))
-        q = bm25_tokens([question])
-        vocab = self.store.bm25.vocab_dict
-        q = [[t for t in q[0] if t in vocab]]
-        if not q[0]:
-            return []
-        ids, scores = self.store.bm25.retrieve(q, k=n, show_progress=False, n_threads=0)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+        return self.store.bm25_search(question, min(n, len(self.store.chunks)))
 
     def search(
         self, question: str, qvec: np.ndarray, k: int, mode: str = "hybrid"
@@ -151,7 +85,7 @@ class Retriever:
             rankings["hybrid"] = [i for i, _ in linear]
             fused = by_rrf if mode == "rrf" else linear
         top = fused[:k]
-        cos = self.store.chunk_vectors[[i for i, _ in top]] @ qvec if top else []
+        cos = self.store.chunk_vectors_for([i for i, _ in top]) @ qvec if top else []
         out = []
         for (i, score), sim in zip(top, cos, strict=True):
             c = self.store.chunks[i]
