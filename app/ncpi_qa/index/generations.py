@@ -127,15 +127,21 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def encode_with_eta(embedder, texts: list[str], progress: bool, log) -> np.ndarray:
-    """Encode all texts; on large work, in slices, logging done/total and time left."""
-    slice_size = 2048
-    if len(texts) <= 2 * slice_size:
+def encode_with_eta(embedder, texts: list[str], progress, log) -> np.ndarray:
+    """Encode all texts; on large work, in slices, logging done/total and time left.
+    ``progress`` True shows the embedder's bar; a callable is called after each slice with
+    (texts done, total, seconds left), in about 20 slices however few the texts."""
+    slice_size, report = 2048, progress if callable(progress) else None
+    if report is not None and texts:
+        slice_size = max(16, min(slice_size, -(-len(texts) // 20)))
+    elif len(texts) <= 2 * slice_size:
         return np.asarray(embedder.encode(texts, progress=progress), dtype=np.float32)
     out, t0, last = [], time.monotonic(), 0.0
     for i in range(0, len(texts), slice_size):
         out.append(np.asarray(embedder.encode(texts[i : i + slice_size]), dtype=np.float32))
         done, now = min(i + slice_size, len(texts)), time.monotonic()
+        if report is not None:
+            report(done, len(texts), (now - t0) / done * (len(texts) - done))
         if done < len(texts) and (now - last >= 10 or i == 0):
             left = (now - t0) / done * (len(texts) - done)
             log(f"  embedded {done}/{len(texts)} texts, about {_duration(left)} left")

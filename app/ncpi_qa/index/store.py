@@ -39,6 +39,7 @@ from ncpi_qa.index.generations import (  # noqa: F401 - current_generation etc. 
     read_manifest,
     store_lock,
 )
+from ncpi_qa.index.progress import Tracker, indexed_time, utc_now
 from ncpi_qa.ingest.chunking import (
     CHUNKER_VERSION,
     Chunk,
@@ -145,9 +146,11 @@ def embed_texts(doc: Document, chunks: list[Chunk]) -> tuple[list[str], list[str
 
 
 def build_index(
-    settings: Settings, embedder=None, rebuild: bool = False, progress: bool = False, log=None
+    settings: Settings, embedder=None, rebuild: bool = False, progress=False, log=None
 ) -> BuildReport:
-    """Index settings.corpus_dir into settings.store_dir. ``embedder`` is made lazily if needed."""
+    """Index settings.corpus_dir into settings.store_dir. ``embedder`` is made lazily if needed.
+    ``progress``: True for a terminal bar, or a callable given a ``BuildProgress`` (documents
+    read, pages, chunks, texts embedded, ETA) as the build goes (index/progress.py)."""
     from ncpi_qa.index.embedding import BUNDLED
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -202,15 +205,19 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
     report = BuildReport()
     docs: list[Document] = []
     limits = Limits.from_settings(settings)
+    track = Tracker(progress)
+    track(docs_total=len(scan))
     for path, doc_id, data, sha in scan:
         try:
             if data is None:
                 raise LoadError((sha or "skip:cannot read file").removeprefix("skip:"))
             docs.append(load_document(path, doc_id, data, limits))
+            track.read(docs[-1])
         except LoadError as e:
             name = str(path.relative_to(corpus_dir))
             report.skipped.append((name, str(e)))
             log(f"warning: skipping {name}: {e}")
+            track.read()
     if not docs:
         raise EmptyCorpusError(corpus_dir, report.skipped)
 
@@ -223,17 +230,20 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
     used_cache: set[str] = set()
     pending: list[tuple[Document, list[Chunk], Path]] = []
     per_doc: dict[str, tuple[list[Chunk], np.ndarray | None, np.ndarray | None]] = {}
+    indexed_at: dict[str, str] = {}  # doc id -> when its vectors were made
     ids = [d.doc_id for d in docs]
     if len(set(ids)) != len(ids):  # assign_ids makes this impossible; never index a clash
         raise RuntimeError(f"duplicate document ids: {sorted(i for i in ids if ids.count(i) > 1)}")
     for doc in docs:
         chunks = chunk_for_index(doc, settings)
+        track(chunks=track.state.chunks + len(chunks))
         cache_file = cache_dir / f"{doc.sha256[:24]}-{key}.npz"
         used_cache.add(cache_file.name)
         if cache_file.exists() and not rebuild:
             with np.load(cache_file) as z:
                 per_doc[doc.doc_id] = (chunks, z["chunks"], z["sentences"])
             report.reused.append(doc.doc_id)
+            indexed_at[doc.doc_id] = indexed_time(manifest, doc, cache_file)
         else:
             per_doc[doc.doc_id] = (chunks, None, None)
             pending.append((doc, chunks, cache_file))
@@ -251,7 +261,8 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
             texts += sentence_texts
             bounds.append((a, b, len(texts)))
         log(f"Embedding {len(texts)} texts ({len(pending)} document(s)) with {embedder.name}...")
-        vecs = encode_with_eta(embedder, texts, progress, log)
+        track(stage="embedding", texts_total=len(texts))
+        vecs = encode_with_eta(embedder, texts, track.embedded if track.callback else progress, log)
         report.texts_embedded = len(texts)
         for (doc, chunks, cache_file), (a, b, c) in zip(pending, bounds, strict=True):
             per_doc[doc.doc_id] = (chunks, vecs[a:b], vecs[b:c])
@@ -263,7 +274,9 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
                 tmp.unlink(missing_ok=True)
                 raise
             report.embedded.append(doc.doc_id)
+            indexed_at[doc.doc_id] = utc_now()
 
+    track(stage="writing")
     writer = backend.begin()
     for doc in docs:
         writer.put_document(doc, *per_doc[doc.doc_id])
@@ -288,6 +301,7 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
                 "sha256": d.sha256,
                 "n_chunks": len(per_doc[d.doc_id][0]),
                 "chars": len(d.text),
+                "indexed_at": indexed_at[d.doc_id],  # when this document's vectors were made
             }
             for d in docs
         ],

@@ -1,0 +1,73 @@
+"""Indexing the chat can show (issue 16, item 5): a build's progress as it goes, each
+document's own indexed time, uploads with progress, a notice to other users, removal."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.conftest import FIXTURES
+
+
+def _pdf_pages(path: Path) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(str(path)).pages)
+
+
+def _multi_page_pdf(path: Path, pages: int, fact: str = "") -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=11)
+    for n in range(1, pages + 1):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, f"Section {n}\n\n" + " ".join(
+            f"Inspectors visited station {n}-{k} in week {k} and wrote {k + n} notes."
+            for k in range(1, 13)
+        ) + (f" {fact}" if n == pages and fact else ""))  # fmt: skip
+    pdf.output(str(path))
+    return path
+
+
+def test_build_reports_progress_documents_pages_chunks_and_texts(fixture_corpus, tmp_path):
+    from ncpi_qa.index.embedding import HashingEmbedder
+    from ncpi_qa.index.store import build_index
+    from ncpi_qa.settings import Settings
+
+    big = _multi_page_pdf(fixture_corpus / "long-report.pdf", 12)
+    settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
+    seen = []
+    report = build_index(settings, embedder=HashingEmbedder(), progress=seen.append, log=print)
+    files = sorted(p for p in fixture_corpus.iterdir() if p.is_file())
+    assert seen[0].docs_total == len(files) == 5
+    # pages: the two PDFs' pages as pypdf counts them (the other kinds have none)
+    pages = _pdf_pages(big) + _pdf_pages(FIXTURES / "corpus" / "riverside-inspection.pdf")
+    assert max(s.pages for s in seen) == pages
+    stages = [s.stage for s in seen]
+    assert stages.index("embedding") < stages.index("writing") and stages[-1] == "writing"
+    embedding = [s for s in seen if s.stage == "embedding" and s.texts_done]
+    done = [s.texts_done for s in embedding]
+    assert len(done) >= 10 and done == sorted(done) and len(set(done)) == len(done)
+    assert done[-1] == embedding[-1].texts_total == report.texts_embedded
+    assert embedding[0].eta_s > 0 and embedding[-1].eta_s == 0
+    assert seen[-1].chunks == report.n_chunks and seen[-1].docs_done == 5
+
+
+def test_each_document_keeps_the_time_it_was_indexed(fixture_corpus, tmp_path, fake_embedder):
+    from ncpi_qa.index.generations import read_manifest
+    from ncpi_qa.index.store import build_index
+    from ncpi_qa.settings import Settings
+
+    settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
+    t0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    build_index(settings, embedder=fake_embedder, log=lambda m: None)
+    first = {d["doc_id"]: d["indexed_at"] for d in read_manifest(settings.store_dir)["documents"]}
+    assert all(t0 <= t for t in first.values())
+    time.sleep(1.1)
+    (fixture_corpus / "later-note.txt").write_text("Later note\n\nThe later note came in May.\n")
+    t1 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    build_index(settings, embedder=fake_embedder, log=lambda m: None)
+    second = {d["doc_id"]: d["indexed_at"] for d in read_manifest(settings.store_dir)["documents"]}
+    assert second.pop("later-note") >= t1 > max(first.values())
+    assert second == first  # the unchanged documents keep their own time, not the build's
