@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run index test test-fast lint format bench eval eval-squad train curve soak install install-test browser axe clean
+.PHONY: run index test test-fast lint format bench eval eval-squad train curve soak install install-test install-milvus milvus browser axe clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,15 +44,25 @@ $(BENCH_VENV)/bin/python: | $(PY)
 
 # torch==2.13.0 again as a guard: it is already satisfied from .venv, so nothing else is pulled.
 $(TEST_VENV)/.installed-test: pyproject.toml $(VENV)/.installed | $(TEST_BIN)/python
-	$(TEST_BIN)/python -m pip --disable-pip-version-check -q install -e '.[test]' torch==2.13.0
+	$(TEST_BIN)/python -m pip --disable-pip-version-check -q install -e '.[test,milvus]' torch==2.13.0
 	touch $@
 
 $(BENCH_VENV)/.installed-bench: pyproject.toml $(VENV)/.installed | $(BENCH_VENV)/bin/python
-	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[bench]' torch==2.13.0
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[bench,milvus]' torch==2.13.0
 	touch $@
 
 install: $(VENV)/.installed
 install-test: $(TEST_VENV)/.installed-test browser
+
+# The Milvus backend's client and local server (the milvus extra) into .venv, for
+# NCPI_QA_VECTOR_STORE=milvus; torch==2.13.0 again as a guard, so it never changes.
+install-milvus: $(VENV)/.installed
+	$(PIP) install -e '.[milvus]' torch==2.13.0
+
+# A local Milvus-compatible server (milvus-lite) on 127.0.0.1:19530, data in index/milvus; run
+# the app against it with NCPI_QA_VECTOR_STORE=milvus (docs/scaling.md).
+milvus: install-milvus
+	$(BIN)/milvus-lite server --data-dir index/milvus --host 127.0.0.1 --port 19530
 
 # Debian's Chromium drives the browser tests (a test tool's own browser download fails here).
 browser:

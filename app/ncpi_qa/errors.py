@@ -187,3 +187,31 @@ class PortUnavailableError(NcpiError):
             "(or another ncpi-qa app) may be using that port: stop it, or pick another with "
             "--port N (env NCPI_QA_PORT)."
         )
+
+
+class IndexWriterBusyError(IndexBusyError):
+    """A second build of one Milvus index: one writer at a time (its lease, index/milvus_lease.py)."""
+
+    code = "index_writer_busy"
+
+    def __init__(self, where, waited, holder=""):
+        who = f" ({holder})" if holder else ""
+        NcpiError.__init__(
+            self,
+            f"Another build is writing the index {where}{who}; one build at a time may write it. "
+            f"Gave up after waiting {waited:.0f}s. Let it finish and run ncpi-qa index again "
+            "(or wait longer with NCPI_QA_INDEX_LOCK_TIMEOUT=SECONDS). A build that died on "
+            "another machine holds it until its lease expires (NCPI_QA_MILVUS_LEASE_SECONDS).",
+        )
+
+
+class VectorStoreUnavailableError(NcpiError):
+    code = "vector_store_unavailable"
+
+    def __init__(self, uri, reason):
+        super().__init__(
+            f"Cannot use the Milvus server at {uri} ({reason}). Start it, or point "
+            "NCPI_QA_MILVUS_URI at it (and NCPI_QA_MILVUS_TOKEN if it needs a login), or use "
+            "the default files index with NCPI_QA_VECTOR_STORE=faiss. The Milvus client "
+            "installs with: pip install -e '.[milvus]'."
+        )

@@ -77,9 +77,9 @@ def cmd_ask(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from ncpi_qa.index.store import Store
+    from ncpi_qa.index.backend import open_store
 
-    store = Store.load(_settings(args).store_dir)
+    store = open_store(_settings(args))
     counts: dict[str, int] = {}
     for c in store.chunks:
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
@@ -109,9 +109,9 @@ def cmd_docs(args) -> int:
 
 
 def cmd_doc(args) -> int:
-    from ncpi_qa.index.store import Store
+    from ncpi_qa.index.backend import open_store
 
-    store = Store.load(_settings(args).store_dir)
+    store = open_store(_settings(args))
     doc = store.documents.get(args.doc_id)
     if doc is None:
         raise UnknownDocumentError(args.doc_id, list(store.documents))

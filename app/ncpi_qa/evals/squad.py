@@ -190,7 +190,14 @@ def build_store(articles: list[Article], folder: Path, settings, embedder=None, 
         for old in corpus.glob("*.md"):
             old.unlink()
     write_corpus(articles, corpus)
-    s = settings.model_copy(update={"corpus_dir": corpus, "store_dir": folder / "store"})
+    s = settings.model_copy(
+        update={
+            "corpus_dir": corpus,
+            "store_dir": folder / "store",
+            # on Milvus, a scratch index of its own beside the live one, never over it
+            "milvus_collection_prefix": f"{settings.milvus_collection_prefix}_squad",
+        }
+    )
     report = build_index(s, embedder=embedder, log=log)
     if log and not report.up_to_date:
         log(report.summary())

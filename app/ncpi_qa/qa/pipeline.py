@@ -31,13 +31,13 @@ class QA:
     def __init__(
         self, settings: Settings, store=None, embedder=None, model=None, reader=None
     ) -> None:
-        from ncpi_qa.index.store import Store
+        from ncpi_qa.index.backend import open_store
         from ncpi_qa.qa.answer import Answerer
         from ncpi_qa.qa.model import load_model
         from ncpi_qa.qa.retrieve import Retriever
 
         self.settings = settings
-        self.store = store if store is not None else Store.load(settings.store_dir)
+        self.store = store if store is not None else open_store(settings)
         if embedder is None:
             from ncpi_qa.index.embedding import get_query_embedder
 

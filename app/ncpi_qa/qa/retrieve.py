@@ -35,6 +35,11 @@ def fuse_linear(
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def _ordered(hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Best first, equal scores by chunk index: the same order whichever backend found them."""
+    return sorted(hits, key=lambda h: (-h[1], h[0]))
+
+
 class Retriever:
     """Dense and BM25 candidates, fused; the question is embedded once by the caller."""
 
@@ -51,10 +56,10 @@ class Retriever:
         return self.embedder.encode([question])[0]
 
     def dense(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
-        return self.store.dense_search(qvec, min(n, len(self.store.chunks)))
+        return _ordered(self.store.dense_search(qvec, min(n, len(self.store.chunks))))
 
     def lexical(self, question: str, n: int) -> list[tuple[int, float]]:
-        return self.store.bm25_search(question, min(n, len(self.store.chunks)))
+        return _ordered(self.store.bm25_search(question, min(n, len(self.store.chunks))))
 
     def search(
         self, question: str, qvec: np.ndarray, k: int, mode: str = "hybrid"
