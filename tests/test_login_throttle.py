@@ -99,13 +99,19 @@ def test_served_app_throttles_wrong_passwords(tmp_path, monkeypatch):
         demo.close()
 
 
-def test_loopback_names_agree_with_the_cli():
+def test_loopback_names_agree_with_the_cli(capsys):
+    """One is_loopback: the launcher's check and the CLI's refusal read hosts the same way."""
     from ncpi_qa.apps import cli
     from ncpi_qa.apps.ui_server import _host_name, check_bind, is_loopback
+    from ncpi_qa.errors import RemoteBindRefusedError
 
     for host in ("localhost", "localhost.", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1"):
-        assert is_loopback(host) and cli.is_loopback(host), host
+        assert is_loopback(host), host
         assert check_bind(host, allow_remote=False) is None
     for host in ("0.0.0.0", "example.org", "localhost.evil.example", "10.0.0.1"):
-        assert not is_loopback(host) and not cli.is_loopback(host), host
+        assert not is_loopback(host), host
+        with pytest.raises(RemoteBindRefusedError):
+            check_bind(host, allow_remote=False)
+        assert cli.main(["app", "--host", host]) == 2  # refused before Gradio loads
+        assert "Refusing to serve on " + host in capsys.readouterr().err
     assert _host_name("localhost.:7860") == "localhost"

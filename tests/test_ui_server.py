@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from ncpi_qa.apps import ui
-from ncpi_qa.apps.ui_server import Guard, RemoteBindError, check_bind, read_auth_file
+from ncpi_qa.apps.ui_server import Guard, check_bind, read_auth_file
 from ncpi_qa.apps.ui_uploads import Holder
+from ncpi_qa.errors import RemoteBindRefusedError
 
 from .test_ui import _hostile
 
@@ -19,7 +20,7 @@ Q64 = "How many inspections does the 2019 report draw on?"
 
 def test_binding_beyond_loopback_needs_the_flag():
     assert check_bind("127.0.0.1", False) is None and check_bind("::1", False) is None
-    with pytest.raises(RemoteBindError, match="--allow-remote"):
+    with pytest.raises(RemoteBindRefusedError, match="--allow-remote"):
         check_bind("0.0.0.0", False)
     assert "Warning" in check_bind("0.0.0.0", True)
 

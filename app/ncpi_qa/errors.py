@@ -99,6 +99,8 @@ class DatasetError(NcpiError):
 class AnswererWeightsError(NcpiError):
     """The learned answerer's weights are missing or do not fit this version."""
 
+    code = "answerer_weights"
+
     def __init__(self, reason):
         super().__init__(f"The answerer cannot start: {reason}.")
 
@@ -187,6 +189,29 @@ class PortUnavailableError(NcpiError):
             "(or another ncpi-qa app) may be using that port: stop it, or pick another with "
             "--port N (env NCPI_QA_PORT)."
         )
+
+
+class AuthFileError(NcpiError):
+    """The --auth-file cannot be used (unreadable, or a line that is not user:password)."""
+
+    code = "auth_file_unusable"
+    exit_code = 2
+
+    def __init__(self, message):
+        super().__init__(f"{message}. Give --auth-file a readable file of user:password lines.")
+
+
+class LoadError(NcpiError):
+    """A file that cannot be read as a document; the message is the reason (the index skips
+    the file and names it with this reason; the upload panel shows it)."""
+
+    code = "unreadable_file"
+
+
+class LimitError(LoadError):
+    """A file over one of the content limits; the message names the limit and its setting."""
+
+    code = "over_limit"
 
 
 class IndexWriterBusyError(IndexBusyError):

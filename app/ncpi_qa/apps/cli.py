@@ -133,23 +133,14 @@ def cmd_doc(args) -> int:
     return 0
 
 
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def cmd_app(args) -> int:
     s = _settings(
         args,
         allow_remote=True if args.allow_remote else None,
         auth_file=args.auth_file,
     )
+    from ncpi_qa.apps.ui_server import is_loopback
+
     host = args.host or s.host
     # Refuse a non-loopback address (--host or NCPI_QA_HOST) before loading Gradio; the app
     # itself (launch) checks again and prints a warning when remote access is allowed.

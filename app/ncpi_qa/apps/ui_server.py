@@ -15,19 +15,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ncpi_qa.errors import NcpiError
+from ncpi_qa.errors import AuthFileError, RemoteBindRefusedError
 
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 UPLOAD_PATH = "/gradio_api/upload"
 LOGIN_PATHS = ("/login", "/login/")
-
-
-class AuthFileError(NcpiError):
-    """The --auth-file cannot be used."""
-
-
-class RemoteBindError(NcpiError):
-    """Binding to a non-loopback address without saying so."""
 
 
 def is_loopback(host: str) -> bool:
@@ -47,11 +39,7 @@ def check_bind(host: str, allow_remote: bool) -> str | None:
     if is_loopback(host):
         return None
     if not allow_remote:
-        raise RemoteBindError(
-            f"Refusing to listen on {host}: anyone who can reach that address could use the "
-            "app and upload files. Use --allow-remote (or NCPI_QA_ALLOW_REMOTE=true) if you "
-            "mean it, ideally with --auth-file and behind a reverse proxy."
-        )
+        raise RemoteBindRefusedError(host)
     return (
         f"Warning: listening on {host}, not just this machine. Anyone who can reach it can "
         "ask questions and add documents"

@@ -7,12 +7,12 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from ncpi_qa.errors import LoadError
+
+__all__ = ["ACTIVE_BUDGET", "Heading", "LoadError", "TextBuilder", "clean_inline"]
+
 # The content budget of the file being parsed (ingest/limits.py); TextBuilder charges it.
 ACTIVE_BUDGET: ContextVar = ContextVar("ncpi_qa_parse_budget", default=None)
-
-
-class LoadError(Exception):
-    """A file that cannot be read as a document; the message is the reason."""
 
 
 @dataclass

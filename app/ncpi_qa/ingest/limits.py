@@ -17,13 +17,10 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ncpi_qa.ingest.blocks import ACTIVE_BUDGET, LoadError
+from ncpi_qa.errors import LimitError, LoadError
+from ncpi_qa.ingest.blocks import ACTIVE_BUDGET
 
 MB = 1024 * 1024
-
-
-class LimitError(LoadError):
-    """A file over one of the content limits; the message names the limit and its setting."""
 
 
 @dataclass(frozen=True)
