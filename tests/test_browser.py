@@ -211,8 +211,9 @@ def test_whole_document_from_sources_with_the_quote_in_view(page, app):
     expect(rows).to_have_count(len(qa.store.manifest["documents"]))
     doc = qa.store.documents[expected["doc_id"]]
     row = rows.filter(has_text=doc.title)
-    built = qa.store.manifest["built_at"]
-    expect(row).to_contain_text(f"{built[:10]} {built[11:16]} UTC")
+    indexed = next(d for d in qa.store.manifest["documents"] if d["doc_id"] == doc.doc_id)
+    stamp = indexed["indexed_at"]  # this document's own time (tests/test_ui_browser.py)
+    expect(row.locator("time")).to_have_text(f"{stamp[:10]} {stamp[11:19]} UTC")
     row.get_by_role("button").click()
     view = page.locator("#panel .document-view")
     expect(view).to_be_visible(timeout=15_000)
@@ -395,5 +396,5 @@ def test_server_refuses_foreign_hosts_and_cross_origin_uploads(app):
     assert refused.value.code == 400
     assert post({"Origin": "http://evil.example"}) == 403
     assert post({"Host": "evil.example"}) == 421
-    size = int(app["settings"].upload_max_mb * 1024 * 1024) + 10**6
+    size = int(app["settings"].max_file_mb * 1024 * 1024) + 10**6
     assert post({"Content-Length": str(size)}) == 413

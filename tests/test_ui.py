@@ -120,8 +120,8 @@ def test_open_document_at_the_quote_and_sources_list(shipped_qa_quoting):
     for d in shipped_qa_quoting.store.manifest["documents"]:
         assert f'data-action="doc:{d["doc_id"]}"' in listing
         assert html.escape(d["title"]) in listing and f"<td>{d['n_chunks']}</td>" in listing
-    built = shipped_qa_quoting.store.manifest["built_at"]  # e.g. 2026-11-30T03:06:59Z
-    assert f"<td>{built[:10]} {built[11:16]} UTC</td>" in listing
+        stamp = d["indexed_at"]  # each document's own time, e.g. 2026-11-30T03:06:59Z
+        assert f'<time datetime="{stamp}">{stamp[:10]} {stamp[11:19]} UTC</time>' in listing
 
 
 @pytest.mark.slow
@@ -191,13 +191,12 @@ def test_upload_is_indexed_and_answerable_at_once(upload_settings, embedder, tmp
     src.parent.mkdir()
     src.write_text("Gamma review\n\nThe gamma review of custody took 11 weeks to complete.\n")
     steps = []
-    message = add_document(
-        holder, str(src), src.name, progress=lambda f, desc="": steps.append((f, desc))
-    )
+    message = add_document(holder, str(src), src.name, on_progress=steps.append)
     assert message.startswith("Added Gamma-Notes.txt"), message
     assert (upload_settings.corpus_dir / "Gamma-Notes.txt").exists()
     assert holder.qa is not old and holder.qa.embedder is old.embedder
-    assert [f for f, _ in steps] == sorted(f for f, _ in steps) and steps[-1][0] == 1.0
+    assert holder.indexing is None and holder.added[0] == "Gamma-Notes.txt"
+    assert steps[0].docs_total == 2 and steps[-1].stage == "writing"  # alpha.txt and this one
     answer = holder.qa.ask("How long did the gamma review of custody take?").to_dict()
     assert not answer["abstained"] and "11 weeks" in answer["answer"]
     assert any("gamma" in c["doc_id"].lower() for c in answer["citations"])
@@ -284,7 +283,7 @@ def test_hostile_text_is_escaped_everywhere():
             assert tag not in out, (tag, out)
         assert "&lt;" in out
     assert f'<mark id="quote-mark">{html.escape(quote)}</mark>' in outs[1]
-    assert "p. 3" in outs[1] and "quote on page 3" in outs[2]
+    assert "p. 3" in outs[1] and "quote on p. 3" in outs[2]
 
 
 def test_answer_markers_become_buttons_only_for_real_citations():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FIXTURES
 
 
@@ -71,3 +73,54 @@ def test_each_document_keeps_the_time_it_was_indexed(fixture_corpus, tmp_path, f
     second = {d["doc_id"]: d["indexed_at"] for d in read_manifest(settings.store_dir)["documents"]}
     assert second.pop("later-note") >= t1 > max(first.values())
     assert second == first  # the unchanged documents keep their own time, not the build's
+
+
+def test_progress_and_notice_words():
+    from types import SimpleNamespace
+
+    from ncpi_qa.apps import ui_indexing as IX
+    from ncpi_qa.index.progress import BuildProgress
+
+    p = BuildProgress("embedding", 3, 3, 67, 412, 1200, 3000, 20.4)
+    indexing = {"name": "report.pdf", "session": "s1", "started": time.time() - 5, "progress": p}
+    text = IX.progress_text(indexing)
+    assert text.startswith("Indexing report.pdf: read 3 of 3 documents (67 pages, 412 chunks)")
+    assert "embedded 1,200 of 3,000 texts" in text and "about 20 s left" in text
+    assert 'value="48"' in IX.progress_html(indexing)  # 20 + 70 * 1200 / 3000
+    holder = SimpleNamespace(indexing=indexing, added=None)
+    other = IX.notice_html(holder, "s2")
+    assert "report.pdf is being indexed (48%): answers will include it when it is done" in other
+    assert "Your file report.pdf is being indexed" in IX.notice_html(holder, "s1")
+    holder.indexing, holder.added = None, ("report.pdf", time.time())
+    assert "report.pdf was added: answers include it now" in IX.notice_html(holder, "s2")
+    holder.added = ("report.pdf", time.time() - IX.ADDED_NOTICE_S - 1)
+    assert IX.notice_html(holder, "s2") == '<p class="notice" role="status"></p>'
+
+
+@pytest.mark.slow
+def test_only_uploads_are_removed_and_moved_aside(fake_index, fake_embedder, tmp_path):
+    from ncpi_qa.apps import ui_indexing as IX
+    from ncpi_qa.apps.ui_uploads import Holder, add_document, removable, remove_document
+    from ncpi_qa.qa.pipeline import QA
+
+    holder = Holder(QA(fake_index, embedder=fake_embedder))
+    corpus = fake_index.corpus_dir
+    shipped = sorted(p.name for p in corpus.iterdir())
+    src = tmp_path / "up" / "ferry-notes.txt"
+    src.parent.mkdir()
+    src.write_text("Ferry notes\n\nThe ferry ran 14 times on Sunday.\n")
+    assert add_document(holder, str(src), src.name).startswith("Added ferry-notes.txt")
+    docs = holder.qa.store.documents
+    assert removable(fake_index, docs) == {"ferry-notes"}
+    sources = IX.render_sources(holder.qa.store.manifest, docs, removable(fake_index, docs))
+    assert sources.count('class="remove"') == 1 and "ferry-notes.txt" in sources
+    # a document of the corpus folder is refused, the file kept
+    said = remove_document(holder, "fixture-notes")
+    assert "not added through the chat" in said and (corpus / "fixture-notes.txt").exists()
+    said = remove_document(holder, "ferry-notes")
+    assert said.startswith("Removed Ferry notes (ferry-notes.txt) from the index"), said
+    assert sorted(p.name for p in corpus.iterdir()) == shipped
+    aside = list((fake_index.store_dir / "removed").glob("*-ferry-notes.txt"))
+    assert [a.read_text() for a in aside] == [src.read_text()]
+    assert "ferry-notes" not in holder.qa.store.documents
+    assert removable(fake_index, holder.qa.store.documents) == set()

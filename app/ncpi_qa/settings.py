@@ -185,12 +185,6 @@ class Settings(BaseSettings):
         "one line saying what happened); for developers.",
     )
 
-    @property
-    def upload_max_mb(self) -> float:
-        """The upload limit: the same as ``max_file_mb`` (one size limit for index and upload;
-        kept as a read-only name for callers that still say upload_max_mb)."""
-        return self.max_file_mb
-
 
 def get_settings(**overrides) -> Settings:
     """Settings from env vars, with explicit (non-None) overrides from the CLI on top."""

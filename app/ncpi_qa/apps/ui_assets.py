@@ -3,7 +3,11 @@
 Colours are chosen for WCAG AA contrast (4.5:1 for text) on the light theme. The script
 has no dependencies and fetches nothing: it forwards clicks on ``[data-action]`` elements to
 a hidden Gradio textbox + button, copies answers to the clipboard, and scrolls a newly
-shown quote into view.
+shown quote into view. ``PAGE_JS`` (also in the head) keeps each tab's conversation in
+localStorage under that tab's own key, jumps within a document (outline, page number),
+takes a keyboard user to the newest answer's sources, puts focus back in the question box
+after an answer, and refuses a file over the size limit in the upload panel before it is
+sent.
 """
 
 from __future__ import annotations
@@ -80,6 +84,35 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
 .ncpi-panel summary { cursor: pointer; color: #1f2937; }
 .ncpi-panel a.back { color: #1d4ed8; }
 .ncpi-panel .page-image img { max-width: 100%; height: auto; border: 1px solid #d1d5db; }
+.skip-link { position: absolute; left: -10000px; top: auto; width: 1px; height: 1px;
+  overflow: hidden; }
+.skip-link:focus { position: static; width: auto; height: auto; display: inline-block;
+  padding: 0.2rem 0.5rem; background: #ffffff; color: #1d4ed8; border: 2px solid #1d4ed8;
+  border-radius: 6px; }
+#notice .notice:empty { display: none; }
+#notice .notice { margin: 0.2rem 0; padding: 0.3rem 0.6rem; border-radius: 6px;
+  background: #fef3c7; color: #111827; border: 1px solid #d97706; font-size: 0.9rem; }
+#notice .notice.added { background: #dcfce7; border-color: #15803d; }
+#chatlog .note.indexing { color: #92400e; }
+.upload-progress progress { width: 100%; height: 0.8rem; }
+.upload-progress .status { margin-bottom: 0.2rem; }
+.ncpi-panel .outline details { margin: 0.3rem 0; }
+.ncpi-panel .outline ol { max-height: 30vh; overflow-y: auto; margin: 0.2rem 0;
+  padding-left: 1.2rem; font-size: 0.9rem; }
+.ncpi-panel .outline a { color: #1d4ed8; }
+.ncpi-panel .outline .lvl-2 { margin-left: 0.8rem; }
+.ncpi-panel .outline .lvl-3, .ncpi-panel .outline .lvl-4 { margin-left: 1.6rem; }
+.ncpi-panel .page-jump { margin: 0.3rem 0; font-size: 0.9rem; }
+.ncpi-panel .page-jump input { width: 5rem; padding: 0.1rem 0.3rem; border: 1px solid #6b7280;
+  border-radius: 4px; }
+.ncpi-panel .page-jump button, .ncpi-panel button.remove, .ncpi-panel button.remove-yes,
+.ncpi-panel button.remove-no { border: 1px solid #6b7280; background: #ffffff;
+  color: #111827; border-radius: 6px; padding: 0.05rem 0.5rem; cursor: pointer; }
+.ncpi-panel button.remove-yes { border-color: #991b1b; color: #991b1b; }
+.ncpi-panel .page-start::before { content: "p. " attr(data-page); display: inline-block;
+  margin: 0 0.3rem; padding: 0 0.3rem; font-size: 0.75rem; color: #374151;
+  border: 1px solid #9ca3af; border-radius: 4px; }
+.ncpi-panel .anchor:focus, .ncpi-panel .page-start:focus { outline: 2px solid #1d4ed8; }
 @media (max-width: 640px) {
   #chatlog { max-height: none; }
   #chatlog .msg.user { margin-left: 0; }
@@ -166,6 +199,168 @@ HEAD = r"""
   });
   function start() { observer.observe(document.body, { childList: true, subtree: true }); }
   if (document.body) { start(); } else { document.addEventListener('DOMContentLoaded', start); }
+})();
+</script>
+"""
+
+PAGE_JS = r"""
+<script>
+(function () {
+  // -- each tab its own conversation: localStorage under this tab's key (kept in
+  // sessionStorage, so a reload keeps it); a new tab takes over the newest conversation
+  // whose tab has been closed, so closing and reopening the app keeps it.
+  var TAB = 'ncpi-qa-tab', CONV = 'ncpi-qa-conv:', ALIVE = 'ncpi-qa-alive:';
+  var KEEP = 20, MAX_AGE = 30 * 86400000, GONE = 12000;
+  function store() { try { return window.localStorage; } catch (e) { return null; } }
+  function entries() {
+    var ls = store(), out = [];
+    if (!ls) { return out; }
+    for (var i = 0; i < ls.length; i++) {
+      var k = ls.key(i);
+      if (k && k.indexOf(CONV) === 0) {
+        var t = 0;
+        try { t = JSON.parse(ls.getItem(k)).t || 0; } catch (e) {}
+        out.push({ id: k.slice(CONV.length), t: t });
+      }
+    }
+    return out.sort(function (a, b) { return b.t - a.t; });
+  }
+  function prune() {
+    var ls = store();
+    if (!ls) { return; }
+    entries().forEach(function (e, i) {
+      if (i >= KEEP || Date.now() - e.t > MAX_AGE) {
+        ls.removeItem(CONV + e.id); ls.removeItem(ALIVE + e.id);
+      }
+    });
+  }
+  function tabId() {
+    if (window.__ncpiTab) { return window.__ncpiTab; }
+    var id = null, ls = store();
+    try { id = sessionStorage.getItem(TAB); } catch (e) {}
+    if (!id && ls) {
+      var orphan = entries().filter(function (e) {
+        return Date.now() - (+ls.getItem(ALIVE + e.id) || 0) > GONE;
+      })[0];
+      id = orphan ? orphan.id : null;
+    }
+    id = id || (Date.now().toString(36) + Math.random().toString(36).slice(2, 10));
+    try { sessionStorage.setItem(TAB, id); } catch (e) {}
+    window.__ncpiTab = id;
+    return id;
+  }
+  function alive() { var ls = store(); if (ls) { ls.setItem(ALIVE + tabId(), '' + Date.now()); } }
+  window.ncpiLoadConv = function () {
+    var ls = store();
+    prune(); alive();
+    setInterval(alive, 4000);
+    window.addEventListener('pagehide', function () {
+      if (ls) { ls.removeItem(ALIVE + tabId()); }
+    });
+    try { return (JSON.parse(ls.getItem(CONV + tabId())) || {}).v || ''; } catch (e) { return ''; }
+  };
+  window.ncpiSaveConv = function (value) {
+    var ls = store();
+    if (!ls) { return; }
+    if (!value || value === '[]') { ls.removeItem(CONV + tabId()); return; }
+    var item = JSON.stringify({ t: Date.now(), v: value });
+    try { ls.setItem(CONV + tabId(), item); } catch (e) {  // full: drop the oldest, once
+      prune(); try { ls.setItem(CONV + tabId(), item); } catch (e2) {}
+    }
+  };
+
+  // -- focus back in the question box after an answer (unless the user went elsewhere)
+  window.ncpiFocusBox = function () {
+    var tries = 0;
+    (function again() {
+      var box = document.querySelector('#question textarea, #question input');
+      var a = document.activeElement;
+      var free = !a || a === document.body ||
+        (a.closest && a.closest('#question, #ask, #examples'));
+      if (!box || !free) { return; }
+      if (!box.disabled) { box.focus(); }
+      if (document.activeElement !== box && tries++ < 40) { setTimeout(again, 50); }
+    })();
+  };
+
+  // -- jumps: outline entries, the page number form, the newest answer's sources
+  function jumpTo(el) {
+    if (!el) { return; }
+    el.scrollIntoView({ block: 'start', behavior: 'auto' });
+    try { el.focus({ preventScroll: true }); } catch (e) { el.focus(); }
+  }
+  function newestSources() {
+    var turns = document.querySelectorAll('#chatlog .turn:not(.pending)');
+    var last = turns[turns.length - 1];
+    if (!last) { return document.querySelector('#question textarea'); }
+    return last.querySelector('.cite-ref, .chip, .actions button') || last;
+  }
+  document.addEventListener('click', function (e) {
+    var el = e.target.closest && e.target.closest('[data-jump], [data-jump-cites]');
+    if (!el) { return; }
+    e.preventDefault();
+    if (el.hasAttribute('data-jump-cites')) { jumpTo(newestSources()); return; }
+    jumpTo(document.getElementById(el.getAttribute('data-jump')));
+  }, true);
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute('data-page-jump')) { return; }
+    e.preventDefault();
+    var want = parseInt(form.querySelector('input').value, 10), best = null;
+    document.querySelectorAll('#panel .page-start').forEach(function (p) {
+      if (+p.getAttribute('data-page') <= want) { best = p; }
+    });
+    jumpTo(best || document.querySelector('#panel .page-start'));
+  }, true);
+
+  // -- a file over the size limit is refused in the upload panel, never sent
+  function tooBig(files) {
+    var lim = document.getElementById('upload-limit');
+    if (!lim || !files) { return null; }
+    var max = +lim.getAttribute('data-max-bytes');
+    for (var i = 0; i < files.length; i++) {
+      if (files[i].size > max) { return { file: files[i], mb: lim.getAttribute('data-max-mb') }; }
+    }
+    return null;
+  }
+  function refuse(big) {
+    var box = document.getElementById('upload-status');
+    if (!box) { return; }
+    var old = box.querySelector('.status, .upload-progress');
+    var where = old ? old.parentNode : box;
+    var p = document.createElement('p');
+    p.className = 'status'; p.setAttribute('role', 'status'); p.setAttribute('aria-live', 'polite');
+    p.textContent = 'Skipped ' + big.file.name + ': file is ' +
+      (big.file.size / 1048576).toFixed(1) + ' MB, over the ' + big.mb +
+      ' MB limit (raise NCPI_QA_MAX_FILE_MB to index it). Nothing was added; the index is ' +
+      'unchanged.';
+    where.innerHTML = '';
+    where.appendChild(p);
+  }
+  ['change', 'input'].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      var t = e.target;
+      if (!t || !t.matches || !t.matches('#upload input[type=file]')) { return; }
+      var big = tooBig(t.files);
+      if (!big) { return; }
+      e.stopImmediatePropagation(); e.preventDefault();
+      refuse(big);
+      try { t.value = ''; } catch (x) {}
+    }, true);
+  });
+  document.addEventListener('drop', function (e) {
+    if (!e.target.closest || !e.target.closest('#upload')) { return; }
+    var big = tooBig(e.dataTransfer && e.dataTransfer.files);
+    if (!big) { return; }
+    e.stopImmediatePropagation(); e.preventDefault();
+    refuse(big);
+  }, true);
+
+  // -- a confirmation button that appears takes the focus (Sources: Remove it / Keep it)
+  new MutationObserver(function () {
+    var el = document.querySelector('[data-autofocus]:not([data-focused])');
+    if (el) { el.setAttribute('data-focused', '1'); el.focus(); }
+  }).observe(document.documentElement, { childList: true, subtree: true });
 })();
 </script>
 """

@@ -13,13 +13,17 @@ from __future__ import annotations
 import html
 import re
 
+from ncpi_qa.apps.ui_docview import page_of, pages_of, render_document  # noqa: F401
+from ncpi_qa.apps.ui_indexing import render_sources  # noqa: F401
 from ncpi_qa.apps.ui_turns import (  # noqa: F401  (re-exported for the handlers and tests)
     MAX_ITEMS,
     MAX_TEXT,
     answer_text,
     display_labels,
+    dump_turns,
     export_markdown,
     make_turn,
+    restore_turns,
     sanitize_turns,
 )
 
@@ -74,6 +78,11 @@ def render_turn(i: int, turn: dict) -> str:
         parts.append(
             '<p class="note">The closest passages are shown under Passage; '
             "they are not an answer.</p>"
+        )
+    if turn.get("indexing"):
+        parts.append(
+            f'<p class="note indexing">{esc(turn["indexing"])} was still being indexed when '
+            "this was answered, so it is not part of this answer: ask again once it is added.</p>"
         )
     if not turn.get("error"):
         fb = turn.get("feedback")
@@ -254,73 +263,3 @@ def render_closest(turns: list[dict], i: int, documents) -> str:
 
 def render_panel_empty(message: str = "Open a citation [n] from an answer to see it here.") -> str:
     return f'<section class="ncpi-panel"><p class="empty">{esc(message)}</p></section>'
-
-
-def page_of(doc, offset: int) -> int | None:
-    for start, end, number in getattr(doc, "pages", None) or []:
-        if start <= offset < end:
-            return number
-    return None
-
-
-def render_document(doc, start: int | None = None, end: int | None = None, page_png=None) -> str:
-    """A whole document's extracted text; the quote [start:end] marked when given and valid.
-    ``page_png`` is (data URI, quote marked?, page number) of a PDF's page, shown first."""
-    if doc is None:
-        return render_panel_empty("That document is not in the index any more.")
-    text = doc.text
-    if start is not None and end is not None and 0 <= start <= end <= len(text):
-        body = _marked(text, start, end)
-        page = page_of(doc, start)
-        where = f" (quote on page {page})" if page is not None else ""
-        intro = f'<p class="for">The highlighted text is the quote{esc(where)}.</p>'
-    else:
-        body, intro = esc(text), ""
-    figure = ""
-    if page_png is not None:
-        uri, marked, number = page_png
-        alt = f"Page {number} of {doc.title}" + (", the quote marked" if marked else "")
-        figure = (
-            f'<details class="page-image" open><summary>Page {esc(number)} as printed'
-            f"{'' if marked else ' (the quote could not be located on the image)'}</summary>"
-            f'<img src="{esc(uri)}" alt="{esc(alt)}" data-page="{esc(number)}" '
-            f'data-marked="{str(marked).lower()}"></details>'
-        )
-    return (
-        f'<section class="ncpi-panel document-view" data-doc="{esc(doc.doc_id)}" '
-        f'aria-label="Document">'
-        f"<h2>{esc(doc.title)}</h2>"
-        f'<p class="meta">{esc(doc.kind)} · {esc(doc.source)}</p>{intro}{figure}'
-        f'<div class="passage doc-text">{body}</div></section>'
-    )
-
-
-def render_sources(manifest: dict, documents) -> str:
-    """The indexed documents: title, type, pages, chunks, when indexed, each one openable."""
-    docs = manifest.get("documents") or []
-    built = str(manifest.get("built_at", ""))  # "2026-11-30T03:06:59Z" -> "2026-11-30 03:06 UTC"
-    if len(built) >= 16 and built[10:11] == "T" and built.endswith("Z"):
-        built = f"{built[:10]} {built[11:16]} UTC"
-    rows = []
-    for d in docs:
-        doc = (documents or {}).get(d["doc_id"])
-        pages = len({p[2] for p in getattr(doc, "pages", None) or []}) or "—"
-        rows.append(
-            "<tr>"
-            f'<td><button type="button" class="open-doc" data-action="doc:{esc(d["doc_id"])}">'
-            f"{esc(d.get('title') or d['doc_id'])}</button></td>"
-            f"<td>{esc(d.get('kind'))}</td><td>{esc(pages)}</td><td>{esc(d.get('n_chunks'))}</td>"
-            f"<td>{esc(built)}</td></tr>"
-        )
-    skipped = "".join(
-        f"<li>{esc(name)}: {esc(why)}</li>" for name, why in manifest.get("skipped") or []
-    )
-    return (
-        '<section class="ncpi-panel sources-view" aria-label="Indexed documents">'
-        f"<h2>Indexed documents ({len(docs)})</h2>"
-        '<table><thead><tr><th scope="col">Title</th><th scope="col">Type</th>'
-        '<th scope="col">Pages</th><th scope="col">Chunks</th><th scope="col">Indexed</th>'
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        + (f"<h3>Skipped files</h3><ul>{skipped}</ul>" if skipped else "")
-        + "</section>"
-    )

@@ -11,6 +11,7 @@ A turn is a JSON-serialisable dict (kept in the browser too)::
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -81,6 +82,38 @@ def _span(value, start: int, end: int):
     return None
 
 
+def _pages(value):
+    """A restored citation's page range: [first, last], two ints with first < last."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        a, b = _int(value[0]), _int(value[1])
+        if a is not None and b is not None and 0 < a < b:
+            return [a, b]
+    return None
+
+
+_PAGE_SUFFIX = re.compile(r" · p\. (\d+)$")
+
+
+def with_pages(turn: dict, documents) -> dict:
+    """The turn with each citation that runs over a page break labelled with both pages
+    ("… · pp. 26–27") and its range kept in ``pages``; other citations as they were."""
+    from ncpi_qa.apps.ui_docview import page_label, pages_of
+
+    cites = []
+    for c in turn.get("citations") or []:
+        doc = (documents or {}).get(c.get("doc_id"))
+        span = pages_of(doc, c["start"], c["end"]) if doc is not None else None
+        if span and span[1] != span[0]:
+            label, pages = c.get("label") or "", page_label(*span)
+            if _PAGE_SUFFIX.search(label):
+                label = _PAGE_SUFFIX.sub(f" · {pages}", label)
+            else:
+                label = f"{label} · {pages}"
+            c = {**c, "pages": list(span), "label": label}
+        cites.append(c)
+    return {**turn, "citations": cites}
+
+
 def _num(value):
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -113,6 +146,7 @@ def sanitize_turns(raw, max_turns: int) -> list[dict]:
                     "chunk_id": _clip(c.get("chunk_id", ""), 300),
                     "label": _clip(c.get("label", ""), 600),
                     "span": _span(c.get("span"), start, end),
+                    "pages": _pages(c.get("pages")),
                 }
             )
         passages = []
@@ -145,9 +179,24 @@ def sanitize_turns(raw, max_turns: int) -> list[dict]:
                 "feedback": feedback if feedback in ("up", "down") else None,
                 "confidence": _num(t.get("confidence")),
                 "threshold": _num(t.get("threshold")),
+                "indexing": _clip(t.get("indexing"), 300) or None,
             }
         )
     return turns
+
+
+def dump_turns(turns: list) -> str:
+    """A conversation as this tab keeps it in the browser (``ui_assets.PAGE_JS``)."""
+    return json.dumps(turns, ensure_ascii=False) if turns else ""
+
+
+def restore_turns(raw, max_turns: int) -> list:
+    """A tab's saved conversation, checked field by field (``sanitize_turns``)."""
+    try:
+        data = json.loads(raw) if isinstance(raw, str) and raw else raw
+    except ValueError:
+        return []
+    return sanitize_turns(data, max_turns)
 
 
 def display_labels(citations: list[dict]) -> dict[int, str]:
@@ -211,6 +260,8 @@ def export_markdown(turns: list[dict]) -> str:
                 f"\\[{c['n']}\\] **{md_escape(labels[c['n']])}** "
                 f"\\({md_escape(c['doc_id'])}, characters {c['start']}–{c['end']}\\)"
             )
-            out.append("> " + md_escape(c.get("quote", "")).replace("\n", "\n> "))
+            # every line of the quote inside the blockquote, whatever the line break
+            lines = md_escape(c.get("quote", "")).splitlines() or [""]
+            out.extend(f"> {line}" for line in lines)
             out.append("")
     return "\n".join(out).rstrip() + "\n"

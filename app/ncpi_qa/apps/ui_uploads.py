@@ -1,14 +1,22 @@
 """Adding a document from the browser: check it, save it into the corpus, re-index, and swap
 in a fresh ``QA`` so the next question can use it. One upload at a time; answers in flight
-keep the ``QA`` they started with.
+keep the ``QA`` they started with. While it is indexed, ``Holder.indexing`` says what and how
+far (``index/progress.BuildProgress``), for the uploader's panel and the other users' notice.
+
+Removing a document (Sources) is allowed only for files added through the chat (listed in
+``<store>/uploads.json``): files put in the corpus folder by whoever runs the app stay theirs
+to remove. A removed file is moved aside to ``<store>/removed/`` (never deleted), then the
+index is rebuilt without it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 from ncpi_qa.errors import NcpiError
@@ -22,6 +30,9 @@ class Holder:
     def __init__(self, qa) -> None:
         self.qa = qa
         self.lock = threading.Lock()
+        # the upload being indexed: {"name", "session", "started", "progress"}, else None
+        self.indexing: dict | None = None
+        self.added: tuple[str, float] | None = None  # (file name, time) of the last upload
 
 
 def safe_name(name: str) -> str:
@@ -78,19 +89,53 @@ def _write_new(corpus: Path, name: str, data: bytes) -> Path:
         return target
 
 
-def add_document(holder: Holder, upload_path: str, original_name: str, progress=None) -> str:
-    """Check, save, index, swap. Returns a message for the page (plain text)."""
-    from ncpi_qa.index.store import build_index
-    from ncpi_qa.ingest.documents import outside_corpus
-    from ncpi_qa.qa.pipeline import QA
+def uploads_path(settings) -> Path:
+    return Path(settings.store_dir) / "uploads.json"
 
-    def step(fraction: float, what: str) -> None:
-        if progress is not None:
-            progress(fraction, desc=what)
+
+def uploaded_files(settings) -> dict[str, dict]:
+    """The files the chat wrote into the corpus: {file name: {"sha256", "added_at"}}."""
+    try:
+        data = json.loads(uploads_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_uploads(settings, data: dict) -> None:
+    path = uploads_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".uploads.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _rebuild(holder: Holder, on_progress=None):
+    """Re-index the corpus on the current encoder; ``holder.indexing["progress"]`` follows."""
+    from ncpi_qa.index.store import build_index
+
+    def track(p) -> None:
+        if holder.indexing is not None:
+            holder.indexing["progress"] = p
+        if on_progress is not None:
+            on_progress(p)
+
+    return build_index(
+        holder.qa.settings, embedder=holder.qa.embedder, progress=track, log=lambda m: None
+    )
+
+
+def add_document(
+    holder: Holder, upload_path: str, original_name: str, on_progress=None, session=None
+) -> str:
+    """Check, save, index, swap. Returns a message for the page (plain text). ``on_progress``
+    gets each ``BuildProgress`` of the build; ``session`` names the uploader (for the notice
+    the other users see)."""
+    from ncpi_qa.ingest.documents import file_sha256, outside_corpus
+    from ncpi_qa.qa.pipeline import QA
 
     path = Path(upload_path)
     settings = holder.qa.settings
-    step(0.05, "Checking the file…")
     # the loader reads the suffix of the path it is given: check it under its real name
     staging = path.parent / safe_name(original_name)
     source = path
@@ -104,27 +149,95 @@ def add_document(holder: Holder, upload_path: str, original_name: str, progress=
         corpus = Path(settings.corpus_dir)
         corpus.mkdir(parents=True, exist_ok=True)
         same = corpus / name
-        if same.is_file() and outside_corpus(same, corpus) is None and same.read_bytes() == data:
+        link = outside_corpus(same, corpus) if same.is_symlink() else None
+        if link is not None:  # never written through, never read: say so
+            return (
+                f"Skipped {name}: the corpus folder holds a symbolic link by that name ({link})."
+                " Nothing was written; the index is unchanged."
+            )
+        if same.is_file() and not same.is_symlink() and same.read_bytes() == data:
             return f"{name} is already in the corpus and indexed."
         target = _write_new(corpus, name, data)
-        step(0.2, f"Indexing {target.name}…")
+        holder.indexing = {
+            "name": target.name, "session": session, "started": time.time(), "progress": None,
+        }  # fmt: skip
         try:
-            report = build_index(settings, embedder=holder.qa.embedder, log=lambda m: None)
+            report = _rebuild(holder, on_progress)
         except NcpiError as e:
             target.unlink(missing_ok=True)
             return f"Could not index {target.name}: {e}. The file was not added."
         except Exception as e:
             target.unlink(missing_ok=True)
             return f"Could not index {target.name} ({type(e).__name__}). The file was not added."
+        finally:
+            holder.indexing = None
         skipped = dict(report.skipped)
         if target.name in skipped:
             target.unlink(missing_ok=True)
-            build_index(settings, embedder=holder.qa.embedder, log=lambda m: None)
+            _rebuild(holder)
             return f"Skipped {target.name}: {skipped[target.name]}. Nothing was added."
-        step(0.9, "Loading the new index…")
         holder.qa = QA(settings, embedder=holder.qa.embedder)
-    step(1.0, "Done")
+        uploads = uploaded_files(settings)
+        uploads[target.name] = {"sha256": file_sha256(data), "added_at": time.time()}
+        _save_uploads(settings, uploads)
+        holder.added = (target.name, time.time())
     return (
         f"Added {target.name}: {len(report.indexed)} documents and {report.n_chunks} chunks "
         "are indexed. You can ask about it now."
+    )
+
+
+def removable(settings, documents) -> set[str]:
+    """Ids of the indexed documents the chat may remove: those it added itself."""
+    names = uploaded_files(settings)
+    return {d.doc_id for d in (documents or {}).values() if getattr(d, "source", None) in names}
+
+
+def remove_document(holder: Holder, doc_id: str) -> str:
+    """Move an uploaded document's file aside to ``<store>/removed/`` and re-index without it.
+    Files that were not added through the chat are refused (they belong to the corpus
+    folder's owner). Returns a message for the page."""
+    from ncpi_qa.errors import EmptyCorpusError
+    from ncpi_qa.ingest.documents import file_sha256
+    from ncpi_qa.qa.pipeline import QA
+
+    settings = holder.qa.settings
+    doc = holder.qa.store.documents.get(doc_id)
+    if doc is None:
+        return "That document is not in the index any more."
+    corpus = Path(settings.corpus_dir)
+    path, record = corpus / doc.source, uploaded_files(settings).get(doc.source)
+    if record is None:
+        return (
+            f"{doc.source} was not added through the chat, so it is not removed from here: "
+            "remove it from the corpus folder and run `ncpi-qa index`."
+        )
+    if path.is_symlink() or not path.is_file():
+        return f"{doc.source} is not a file in the corpus folder any more; nothing was removed."
+    if file_sha256(path.read_bytes()) != record.get("sha256"):
+        return f"{doc.source} has changed since it was uploaded; it was not removed."
+    if not holder.lock.acquire(blocking=False):
+        return "A document is being indexed; try again when it is done."
+    try:
+        aside = Path(settings.store_dir) / "removed"
+        aside.mkdir(parents=True, exist_ok=True)
+        moved = aside / f"{time.strftime('%Y%m%dT%H%M%S')}-{doc.source}"
+        shutil.move(path, moved)
+        try:
+            report = _rebuild(holder)
+        except EmptyCorpusError:
+            shutil.move(moved, path)
+            return f"{doc.source} is the only document; the index needs one, so it stays."
+        except Exception as e:
+            shutil.move(moved, path)
+            return f"Could not re-index without {doc.source} ({e}); nothing was removed."
+        holder.qa = QA(settings, embedder=holder.qa.embedder)
+        uploads = uploaded_files(settings)
+        uploads.pop(doc.source, None)
+        _save_uploads(settings, uploads)
+    finally:
+        holder.lock.release()
+    return (
+        f"Removed {doc.title} ({doc.source}) from the index: {len(report.indexed)} documents "
+        f"are indexed. The file was moved aside to removed/{moved.name} beside the index."
     )

@@ -1,0 +1,144 @@
+"""The whole-document view: the text with the quote marked (opened scrolled to it), the
+outline (the document's headings: for a PDF these follow its bookmarks, see ingest/pdf.py)
+and a page jump; a PDF's page(s) as printed above it.
+
+Headings and page starts are empty anchor elements inside the text (``#doc-h-K``,
+``#doc-p-N``), so the text itself reads exactly as stored; the page script scrolls to them.
+"""
+
+from __future__ import annotations
+
+import html
+
+MAX_OUTLINE = 400  # headings listed in the outline (a longer document lists its first 400)
+
+
+def esc(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def page_of(doc, offset: int) -> int | None:
+    for start, end, number in getattr(doc, "pages", None) or []:
+        if start <= offset < end:
+            return number
+    return None
+
+
+def pages_of(doc, start: int, end: int) -> tuple[int, int] | None:
+    """(first, last) page of the text [start:end], or None for a document without pages."""
+    first = page_of(doc, start)
+    if first is None:
+        return None
+    last = page_of(doc, max(start, end - 1))
+    return first, last if last is not None and last >= first else first
+
+
+def page_label(first: int, last: int | None = None) -> str:
+    """ "p. 26", or "pp. 26–27" for a quote that runs over a page break."""
+    return f"pp. {first}–{last}" if last is not None and last != first else f"p. {first}"
+
+
+def _with_anchors(text: str, start, end, anchors: dict[int, list[str]]) -> str:
+    """``text`` escaped, the quote [start:end] marked, anchor tags inserted at their offsets
+    (an anchor at the quote's start goes before the mark, so the mark holds only the quote)."""
+    quote = start is not None and end is not None and 0 <= start <= end <= len(text)
+    points = set(anchors) | ({start, end} if quote else set())
+    out, at = [], 0
+    for p in sorted(q for q in points if 0 <= q <= len(text)):
+        out.append(esc(text[at:p]))
+        if quote and p == end and end != start:
+            out.append("</mark>")
+        out.extend(anchors.get(p, []))
+        if quote and p == start:
+            out.append('<mark id="quote-mark">' + ("</mark>" if end == start else ""))
+        at = p
+    out.append(esc(text[at:]))
+    return "".join(out)
+
+
+def _outline(doc, ids: list[tuple[int, str, object]]) -> str:
+    if not ids:
+        return ""
+    items = []
+    for start, anchor, h in ids:
+        page = page_of(doc, start)
+        where = f' <span class="meta">{esc(page_label(page))}</span>' if page else ""
+        items.append(
+            f'<li class="lvl-{min(max(int(h.level), 1), 4)}"><a href="#{anchor}" '
+            f'data-jump="{anchor}">{esc(h.text)}</a>{where}</li>'
+        )
+    more = len(doc.headings) - len(ids)
+    tail = f'<p class="meta">and {more} more headings</p>' if more > 0 else ""
+    return (
+        f'<nav class="outline" aria-label="Outline of {esc(doc.title)}"><details open>'
+        f"<summary>Outline ({len(doc.headings)} headings)</summary><ol>{''.join(items)}</ol>"
+        f"{tail}</details></nav>"
+    )
+
+
+def _page_jump(numbers: list[int], current: int | None) -> str:
+    if len(numbers) < 2:
+        return ""
+    return (
+        '<form class="page-jump" data-page-jump>'
+        f'<label for="doc-page">Go to page ({numbers[0]}–{numbers[-1]})</label> '
+        f'<input id="doc-page" name="page" type="number" min="{numbers[0]}" '
+        f'max="{numbers[-1]}" value="{current or numbers[0]}" inputmode="numeric"> '
+        '<button type="submit">Go</button></form>'
+    )
+
+
+def render_document(doc, start: int | None = None, end: int | None = None, page_png=None) -> str:
+    """A whole document's extracted text; the quote [start:end] marked when given and valid.
+    ``page_png`` is (data URI, quote marked?, first page number) of a PDF's page(s), shown
+    first (two pages stacked when the quote runs over a page break)."""
+    from ncpi_qa.apps.ui_render import render_panel_empty
+
+    if doc is None:
+        return render_panel_empty("That document is not in the index any more.")
+    text = doc.text
+    valid = start is not None and end is not None and 0 <= start <= end <= len(text)
+    span = pages_of(doc, start, end) if valid else None
+    intro = ""
+    if valid:
+        where = f" (quote on {page_label(*span)})" if span else ""
+        intro = f'<p class="for">The highlighted text is the quote{esc(where)}.</p>'
+    anchors: dict[int, list[str]] = {}
+    heads = []
+    for k, h in enumerate((getattr(doc, "headings", None) or [])[:MAX_OUTLINE]):
+        if 0 <= h.start <= len(text):
+            heads.append((h.start, f"doc-h-{k}", h))
+            anchors.setdefault(h.start, []).append(
+                f'<span class="anchor" id="doc-h-{k}" tabindex="-1"></span>'
+            )
+    numbers = []
+    for p_start, _, number in getattr(doc, "pages", None) or []:
+        if number not in numbers and 0 <= p_start <= len(text):
+            numbers.append(number)
+            anchors.setdefault(p_start, []).insert(
+                0,
+                f'<span class="page-start" id="doc-p-{esc(number)}" data-page="{esc(number)}" '
+                'tabindex="-1"></span>',
+            )
+    figure = ""
+    if page_png is not None:
+        uri, marked, number = page_png
+        last = span[1] if span and span[0] == number else number
+        label = "Pages" if last != number else "Page"
+        shown = f"{number}–{last}" if last != number else f"{number}"
+        alt = f"{label} {shown} of {doc.title}" + (", the quote marked" if marked else "")
+        figure = (
+            f'<details class="page-image" open><summary>{label} {esc(shown)} as printed'
+            f"{'' if marked else ' (the quote could not be located on the image)'}</summary>"
+            f'<img src="{esc(uri)}" alt="{esc(alt)}" data-page="{esc(number)}" '
+            f'data-pages="{esc(shown)}" data-marked="{str(marked).lower()}"></details>'
+        )
+    body = _with_anchors(text, start if valid else None, end if valid else None, anchors)
+    return (
+        f'<section class="ncpi-panel document-view" data-doc="{esc(doc.doc_id)}" '
+        f'aria-label="Document">'
+        f"<h2>{esc(doc.title)}</h2>"
+        f'<p class="meta">{esc(doc.kind)} · {esc(doc.source)}</p>{intro}{figure}'
+        f"{_outline(doc, heads)}{_page_jump(numbers, span[0] if span else None)}"
+        f'<div class="passage doc-text">{body}</div></section>'
+    )
