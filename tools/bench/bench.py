@@ -11,7 +11,10 @@ from stand-in vectors (means of model vectors of the pool sentences a text is ma
 embedding 1.3M texts would take hours on a small CPU); questions are still embedded by the
 real model. The output says so.
 Env: NCPI_QA_BENCH_SIZES="1000,20000" picks sizes; NCPI_QA_BENCH_POOL caps the pool;
-NCPI_QA_BENCH_FAKE=1 uses a hash-projection embedder everywhere, no peer, no cold start (smoke).
+NCPI_QA_BENCH_FAKE=1 uses a hash-projection embedder everywhere, no peer, no cold start (smoke);
+NCPI_QA_BENCH_PEER=0 leaves out the llama-index peer; NCPI_QA_BENCH_QUESTIONS=N asks N
+questions (200). With the ``milvus`` extra installed, each
+size is also indexed into and asked through a local milvus-lite server (bench_milvus).
 The llama-index peer needs the ``bench`` extra; ``main`` checks it before anything runs.
 """
 
@@ -69,12 +72,17 @@ def missing(modules) -> list[str]:
     return out
 
 
+def peer_on() -> bool:
+    """NCPI_QA_BENCH_PEER=0 leaves out the llama-index peer (and its extra)."""
+    return os.environ.get("NCPI_QA_BENCH_PEER", "1") not in ("", "0")
+
+
 def check_extra() -> None:
     """Fail at once, not after minutes of corpus building, when the packages a run needs (the
     llama-index peer's, unless faked) are not installed, and say how to install them."""
     from ncpi_qa.errors import NcpiError
 
-    needed = {**ALWAYS, **({} if fake() else EXTRA)}
+    needed = {**ALWAYS, **({} if fake() or not peer_on() else EXTRA)}
     gone = missing(needed)
     if gone:
         packages = ", ".join(dict.fromkeys(needed[m] for m in gone))
@@ -103,10 +111,12 @@ def run_child(phase: str, params: dict, work: Path, timeout: float = 3600) -> di
 
 def child_main(argv: list[str]) -> int:
     """A child process: ``bench.py PHASE PARAMS.json`` writes the phase's result to params' out."""
+    from bench_milvus import phase_milvus
     from bench_peer import phase_peer
     from bench_phases import phase_build, phase_pool, phase_serve
 
-    phases = {"build": phase_build, "serve": phase_serve, "peer": phase_peer, "pool": phase_pool}
+    phases = {"build": phase_build, "serve": phase_serve, "peer": phase_peer, "pool": phase_pool,
+              "milvus": phase_milvus}  # fmt: skip
     params = json.loads(Path(argv[1]).read_text())
     Path(params["out"]).write_text(json.dumps(phases[argv[0]](params)))
     return 0
@@ -176,6 +186,7 @@ def cold_start_app(env: dict, question: str, timeout: float = 180) -> dict:
 
 # ----------------------------------------------------------------------------- orchestration
 def run(quick: bool) -> dict:
+    import bench_milvus
     from bench_corpus import CorpusGenerator, dev_rows, make_questions, sentence_pool, write_corpus
     from bench_measure import machine
     from bench_report import notes, ratios, targets
@@ -189,10 +200,14 @@ def run(quick: bool) -> dict:
         cmd = "ncpi-qa bench" + " --quick" * quick
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         result = {"machine": machine(), "command": cmd, "started": when, "sizes": [], "notes": []}
+        milvus_ok = bench_milvus.available()
+        if not milvus_ok:
+            result["notes"].append("Milvus not measured: the milvus extra is not installed.")
         pool = sentence_pool(int(os.environ.get("NCPI_QA_BENCH_POOL", 60_000)))
         shipped = root / "corpus"
         dev = dev_rows(root)
-        questions = make_questions(CorpusGenerator(pool, seed=7), dev, N_QUESTIONS)
+        n_questions = int(os.environ.get("NCPI_QA_BENCH_QUESTIONS", N_QUESTIONS))
+        questions = make_questions(CorpusGenerator(pool, seed=7), dev, n_questions)
         sources = [p.name for p in shipped.iterdir() if p.is_file()]
         common = dict(pool=str(work / "pool.json"), dev=dev, questions=questions, sources=sources,
                       pool_vectors=str(work / "pool_vectors.npy"), label="pool")  # fmt: skip
@@ -210,15 +225,17 @@ def run(quick: bool) -> dict:
                              "raw_fraction": 0.1 if quick else 1.0}  # fmt: skip
             size = {"target_chunks": n, **run_child("build", p, work)}
             size.update(run_child("serve", p, work))
+            if milvus_ok:  # the Milvus backend on the same corpus and questions
+                size["milvus"] = run_child("milvus", p, work)
             size["peak_rss_mb"] = max(size["peak_rss_index_mb"], size["peak_rss_serve_mb"])
             result["sizes"].append(size)
         result["cold_start_s"], result["peer"] = {"ask": None, "app": None}, {}
         if not fake():
             peers = {}
-            for n, p in params.items():
+            for n, p in params.items() if peer_on() else ():
                 sample = 100 if quick else (None if p["vectors"] == "real" else 200)
                 peers[str(n)] = run_child("peer", {**p, "embed_sample": sample}, work)
-            result["peer"], result["peer_by_size"] = peers[str(sizes[0])], peers
+            result["peer"], result["peer_by_size"] = peers.get(str(sizes[0]), {}), peers
             p, q = params[sizes[0]], (dev[0]["question"] if dev else questions[0])
             env = _env(NCPI_QA_CORPUS_DIR=p["corpus"], NCPI_QA_STORE_DIR=p["store"])
             log("cold starts")

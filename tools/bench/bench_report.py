@@ -152,6 +152,14 @@ ASK_TABLE = [
     "dev hit@5 hybrid / dense / bm25=dev_hit_at_5.hybrid/dev_hit_at_5.dense/dev_hit_at_5.bm25",
     "CPU pressure=ask_cpu_pressure",
 ]  # fmt: skip
+MILVUS_TABLE = [
+    "chunks=milvus.chunks", "Milvus index=milvus.index", "write s=milvus.index_s",
+    "write chunks/s=milvus.index_chunks_per_s", "re-index unchanged s=milvus.reindex_noop_s",
+    "ask p50 / p95 ms=milvus.ask_ms.p50/milvus.ask_ms.p95",
+    "retrieve p50 / p95=milvus.retrieve_ms.p50/milvus.retrieve_ms.p95",
+    "FAISS ask p50 / p95=ask_ms.p50/ask_ms.p95", "store load s=milvus.store_load_s",
+    "server RSS MB=milvus.server_rss_mb", "answers = FAISS=milvus.same_answers_as_faiss",
+]  # fmt: skip
 PEER_TABLE = [
     "chunks=chunks", "index s=index_s", "index chunks/s=index_chunks_per_s", "insert s=insert_s",
     "query p50 / p95 ms=query_ms.p50/query_ms.p95", "peak RSS MB=peak_rss_mb",
@@ -185,6 +193,13 @@ def write_docs(r: dict, docs: Path) -> None:
     L += ["", "HNSW recall@10: against exact search, for the 200 questions' vectors; probe = "
           "True where the store is exact at that size and an HNSW index built as larger stores "
           "get it was measured instead."]  # fmt: skip
+    with_milvus = [row for row in r["sizes"] if row.get("milvus")]
+    if with_milvus:
+        L += ["", "## The Milvus backend (local milvus-lite server), same chunks and questions",
+              ""] + _table(with_milvus, MILVUS_TABLE)  # fmt: skip
+        L += ["", "Write: the build from the FAISS run's vector cache (nothing re-embedded) into "
+              "a local `milvus-lite server` on 127.0.0.1, a pure-Python stand-in, not a Milvus "
+              "cluster; see docs/scaling.md."]  # fmt: skip
     L += ["", "## Peer: llama-index on defaults, same chunks", ""] + _table(peers, PEER_TABLE)
     pe = r.get("pool_embedding")
     if pe:
