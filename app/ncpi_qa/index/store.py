@@ -184,7 +184,15 @@ def build_index(
                 if same and not rebuild:
                     return _up_to_date_report(manifest, t0)
             return _build(
-                settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan,
+                settings,
+                embedder,
+                rebuild,
+                progress,
+                log,
+                t0,
+                model_name,
+                manifest,
+                scan,
                 backend,
             )
     except OSError as e:
