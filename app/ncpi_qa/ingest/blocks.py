@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ncpi_qa.errors import LoadError
 
-__all__ = ["ACTIVE_BUDGET", "Heading", "LoadError", "TextBuilder", "clean_inline"]
+__all__ = ["ACTIVE_BUDGET", "Heading", "LoadError", "Parsed", "TextBuilder", "clean_inline"]
 
 # The content budget of the file being parsed (ingest/limits.py); TextBuilder charges it.
 ACTIVE_BUDGET: ContextVar = ContextVar("ncpi_qa_parse_budget", default=None)
@@ -21,6 +21,19 @@ class Heading:
     end: int
     level: int
     text: str
+
+
+@dataclass
+class Parsed:
+    """What a loader makes of one file: its text, title, heading offsets, page spans
+    ``(page label, start, end)`` for paginated formats, and a note for the user (e.g. what
+    was left out)."""
+
+    text: str
+    title: str
+    headings: list[Heading] = field(default_factory=list)
+    pages: list[tuple[int, int, int]] = field(default_factory=list)
+    note: str = ""
 
 
 def clean_inline(text: str) -> str:

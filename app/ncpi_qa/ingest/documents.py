@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import Heading, LoadError, TextBuilder, clean_inline
+from ncpi_qa.ingest.blocks import Heading, LoadError, Parsed, TextBuilder, clean_inline
 from ncpi_qa.ingest.limits import Limits
 from ncpi_qa.ingest.loaders import SUPPORTED_SUFFIXES, parse
 
@@ -88,7 +88,7 @@ def file_sha256(data: bytes) -> str:
 
 # The parts of files parsed ahead of a build (an upload, checked before it is saved), by
 # (sha256, suffix, limits): the build that follows takes them instead of parsing again.
-_PARSED: dict[tuple, dict] = {}
+_PARSED: dict[tuple, Parsed] = {}
 _PARSED_MAX = 4
 
 
@@ -119,14 +119,14 @@ def load_document(
         _PARSED[key] = parts
     return Document(
         doc_id=doc_id or assign_ids([path], path.parent)[path],
-        title=parts["title"],
-        text=parts["text"],
+        title=parts.title,
+        text=parts.text,
         source=path.name,
         kind=suffix.lstrip("."),
         sha256=sha,
-        note=parts.get("note", ""),
-        headings=list(parts.get("headings", [])),
-        pages=list(parts.get("pages", [])),
+        note=parts.note,
+        headings=list(parts.headings),
+        pages=list(parts.pages),
     )
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from xml.etree.ElementTree import ParseError, XMLPullParser
 
-from ncpi_qa.ingest.blocks import LoadError, TextBuilder
+from ncpi_qa.ingest.blocks import LoadError, Parsed, TextBuilder
 from ncpi_qa.ingest.limits import Budget, active
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -183,7 +183,7 @@ def _body(zf: zipfile.ZipFile, part: str, budget: Budget) -> Iterator[tuple[str 
                 yield None, line
 
 
-def load_docx(path: Path, data: bytes) -> dict:
+def load_docx(path: Path, data: bytes) -> Parsed:
     budget = active()
     try:
         zf = _open(data)
@@ -221,8 +221,4 @@ def load_docx(path: Path, data: bytes) -> dict:
     text = b.text()
     if not text.strip():
         raise LoadError("DOCX has no text")
-    return {
-        "text": text,
-        "title": title or next((h.text for h in b.headings), path.stem),
-        "headings": b.headings,
-    }
+    return Parsed(text, title or next((h.text for h in b.headings), path.stem), b.headings)

@@ -14,7 +14,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import TextBuilder, clean_inline
+from ncpi_qa.ingest.blocks import Parsed, TextBuilder, clean_inline
 from ncpi_qa.ingest.limits import Budget, active, check_markup
 
 BLOCKS = frozenset("h1 h2 h3 h4 h5 h6 p li blockquote pre td th dt dd caption figcaption".split())
@@ -108,7 +108,7 @@ class _Extractor(HTMLParser):
             self._flush()
 
 
-def load_html(path: Path, data: bytes, decode) -> dict:
+def load_html(path: Path, data: bytes, decode) -> Parsed:
     budget = active()
     check_markup(data, budget)
     parser = _Extractor(budget)
@@ -138,4 +138,4 @@ def load_html(path: Path, data: bytes, decode) -> dict:
     title = clean_inline("".join(parser.title or []))[:300]
     if not title:
         title = next((h.text for h in b.headings), path.stem)
-    return {"text": b.text(), "title": title, "headings": b.headings}
+    return Parsed(b.text(), title, b.headings)

@@ -1,6 +1,6 @@
 """Format loaders: each turns a file's bytes into text, a title, and heading/page offsets.
 
-A loader returns ``{"text", "title", "headings", "pages"?, "note"?}`` and raises ``LoadError``
+A loader returns a ``blocks.Parsed`` (text, title, headings, pages, note) and raises ``LoadError``
 with a reason a user can act on when the file cannot be used. ``parse`` is the dispatch:
 it checks that the bytes are the kind the name says (``limits.check_kind``), picks the
 loader by file type under the file's content budget (``limits.Limits``: what it may unpack
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import Heading, LoadError, TextBuilder
+from ncpi_qa.ingest.blocks import Heading, LoadError, Parsed, TextBuilder
 from ncpi_qa.ingest.docx_loader import load_docx
 from ncpi_qa.ingest.html_loader import load_html as _load_html
 from ncpi_qa.ingest.limits import Limits, active, budget_for, check_kind
@@ -46,7 +46,7 @@ def _looks_like_heading(line: str, prev_blank: bool, next_blank: bool) -> bool:
     )
 
 
-def load_txt(path: Path, data: bytes) -> dict:
+def load_txt(path: Path, data: bytes) -> Parsed:
     text = _decode(data, path).strip("\n")
     active().text(len(text), len(re.findall(r"\n[ \t]*\n(?=[ \t]*\S)", text)) + 1)
     lines = text.split("\n")
@@ -61,13 +61,13 @@ def load_txt(path: Path, data: bytes) -> dict:
             )
         offset += len(line) + 1
     title = headings[0].text if headings and headings[0].start == 0 else path.stem
-    return {"text": text, "title": title, "headings": headings}
+    return Parsed(text, title, headings)
 
 
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.S)
 
 
-def load_md(path: Path, data: bytes) -> dict:
+def load_md(path: Path, data: bytes) -> Parsed:
     raw = _decode(data, path)
     meta = {}
     m = _FRONT.match(raw)
@@ -111,7 +111,7 @@ def load_md(path: Path, data: bytes) -> dict:
     text = b.text()
     title = meta.get("title") or next((h.text for h in b.headings if h.level == 1), path.stem)
     note = " ".join(v for k, v in meta.items() if k in ("source", "note"))
-    return {"text": text, "title": title, "headings": b.headings, "note": note}
+    return Parsed(text, title, b.headings, note=note)
 
 
 # A link or image: [text](destination "title"); the destination may hold balanced
@@ -124,7 +124,7 @@ def _md_inline(s: str) -> str:
     return re.sub(r"(\*\*|__|`)", "", s)
 
 
-def load_html(path: Path, data: bytes) -> dict:
+def load_html(path: Path, data: bytes) -> Parsed:
     return _load_html(path, data, _decode)
 
 
@@ -142,7 +142,7 @@ LOADERS = {
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 
 
-def parse(path: Path, data: bytes, limits: Limits | None = None) -> dict:
+def parse(path: Path, data: bytes, limits: Limits | None = None) -> Parsed:
     """The loader's parts for ``data`` read from ``path``; LoadError with the reason if unusable
     (``LimitError`` when it is over one of ``limits``, default: the settings' defaults)."""
     suffix = path.suffix.lower()
@@ -162,6 +162,6 @@ def parse(path: Path, data: bytes, limits: Limits | None = None) -> dict:
         raise LoadError("too large to read in memory (lower the limits in settings)") from e
     except Exception as e:  # a loader bug or a library error on odd input: skip, say why
         raise LoadError(f"could not be parsed ({type(e).__name__}: {e})") from e
-    if not parts["text"].strip():
+    if not parts.text.strip():
         raise LoadError("no text found")
     return parts

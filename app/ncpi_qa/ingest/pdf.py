@@ -27,7 +27,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import LoadError, TextBuilder
+from ncpi_qa.ingest.blocks import LoadError, Parsed, TextBuilder
 from ncpi_qa.ingest.pdf_lines import Line, body_size, furniture, line_pitch, page_lines
 from ncpi_qa.ingest.text import dehyphenate, is_toc_line, normalize
 
@@ -39,7 +39,7 @@ _HYPHEN_END = re.compile(r"([A-Za-zÀ-ÿ]+)[-\u00ad\u2010]$")
 _WORD = re.compile(r"[A-Za-zÀ-ÿ]+(?:[-'][A-Za-zÀ-ÿ]+)*")
 
 
-def load_pdf(path: Path, data: bytes) -> dict:
+def load_pdf(path: Path, data: bytes) -> Parsed:
     import io
     import logging
 
@@ -70,7 +70,7 @@ def load_pdf(path: Path, data: bytes) -> dict:
     if not text.strip() or not b.pages:
         raise LoadError(f"no extractable text in {n_pages} page(s) (empty or scanned PDF)")
     title = meta_title.strip() or next((h.text for h in b.headings), path.stem)
-    return {"text": text, "title": title, "headings": b.headings, "pages": b.pages}
+    return Parsed(text, title, b.headings, b.pages)
 
 
 @dataclass
