@@ -43,3 +43,36 @@ def test_query_engine_cites_sentences_and_declines(shipped_qa, shipped_qa_quotin
         assert normalize(node.get_content()) in normalize(r.response)
     off = NcpiQueryEngine(qa=shipped_qa).query("What is the boiling point of mercury in kelvin?")
     assert off.metadata["abstained"] and off.source_nodes == []
+
+
+JTAI = "What are joint targeted area inspections?"
+FOLLOW = "How many reports have been published about them?"
+PUBLISHED = (
+    "Since 2016, HMICFRS has published 26 reports about our findings from these inspections."
+)
+
+
+def test_retriever_and_query_engine_take_the_conversation(shipped_qa_quoting):
+    """A follow-up through llama-index is asked with its history, as QA.ask does: the
+    retriever with ``history``, the query engine as a conversation (``remember=True``)."""
+    from ncpi_qa.qa.llama import NcpiQueryEngine, NcpiRetriever
+
+    qa = shipped_qa_quoting
+    first = qa.ask(JTAI)
+    nodes = NcpiRetriever(qa, similarity_top_k=1, history=[first]).retrieve(FOLLOW)
+    assert PUBLISHED in nodes[0].node.get_content()
+    bare = NcpiRetriever(qa, similarity_top_k=1).retrieve(FOLLOW)
+    assert PUBLISHED not in bare[0].node.get_content()
+    assert [n.node.node_id for n in NcpiRetriever(qa, history=[first]).retrieve(Q)] == [
+        n.node.node_id for n in NcpiRetriever(qa).retrieve(Q)
+    ]  # a question that stands alone retrieves as without history
+
+    engine = NcpiQueryEngine(qa=qa, remember=True)
+    engine.query(JTAI)
+    r = engine.query(FOLLOW)
+    assert r.metadata["context"]["questions"] == [JTAI]
+    assert any(sn.node.get_content() == PUBLISHED for sn in r.source_nodes)
+    assert len(engine.history) == 2
+    alone = NcpiQueryEngine(qa=qa).query(FOLLOW)
+    assert alone.metadata["context"] is None
+    assert not any(sn.node.get_content() == PUBLISHED for sn in alone.source_nodes)

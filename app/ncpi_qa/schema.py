@@ -111,7 +111,11 @@ class Answer:
     candidates: list[Candidate] = field(default_factory=list)  # best first
     best_score: float | None = None
     threshold: float | None = None
-    resolved_question: str | None = None  # the follow-up as searched, when it was rewritten
+    # the follow-up written out as a sentence, only where one was made (none is: follow-ups
+    # are searched with their context, not rewritten), else None
+    resolved_question: str | None = None
+    # a follow-up's context (qa/followup.py): {questions, answers, doc_ids, chunk_ids, note}
+    context: dict | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     rankings: dict[str, list[int]] = field(default_factory=dict, repr=False)  # chunk ids by mode
 
@@ -119,6 +123,7 @@ class Answer:
         return {
             "question": self.question,
             "resolved_question": self.resolved_question,
+            "context": self.context,
             "answer": self.text,
             "abstained": self.abstained,
             "best_score": None if self.best_score is None else round(self.best_score, 4),

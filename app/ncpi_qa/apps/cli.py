@@ -54,16 +54,57 @@ def cmd_index(args) -> int:
     return 0
 
 
+def _session_turns(path: Path) -> list:
+    """The earlier turns in a ``--session`` file: a JSON list (or ``{"turns": [...]}``) of
+    ``ask --json`` answers, chat turns (``{"q", "answer", "citations"}``) or questions."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise BadArgumentError(
+            f"--session {path}: not a readable JSON file ({type(e).__name__}: {e})"
+        ) from None
+    turns = data.get("turns") if isinstance(data, dict) else data
+    if not isinstance(turns, list) or not all(isinstance(t, str | dict) for t in turns):
+        raise BadArgumentError(
+            f"--session {path}: expected a JSON list of earlier turns (`ask --json` answers, "
+            'or {"question": "..."}, or question strings)'
+        )
+    return turns
+
+
+def _history(qa, args) -> list:
+    """The turns this question is asked after: the session file's, then each ``--after``
+    question asked in order (so that each can lean on the ones before it)."""
+    history: list = []
+    for t in _session_turns(args.session) if args.session else []:
+        asked = isinstance(t, dict) and ("answer" in t or "citations" in t)
+        q = t if isinstance(t, str) else t.get("question") or t.get("q")
+        if asked or not isinstance(q, str) or not q.strip():
+            history.append(t)
+        else:
+            history.append(qa.ask(_check_text(q), k=args.k, history=history))
+    for q in args.after or []:
+        history.append(qa.ask(_check_text(q), k=args.k, history=history))
+    return history
+
+
 def cmd_ask(args) -> int:
     from ncpi_qa.qa.pipeline import QA, validate_question
 
     s = _settings(args)
     _check_text(args.question)
     validate_question(args.question, s)  # fail fast, before loading the model
-    answer = QA(s).ask(args.question, k=args.k)
+    for q in args.after or []:
+        validate_question(_check_text(q), s)
+    if args.session:
+        _session_turns(args.session)
+    qa = QA(s)
+    answer = qa.ask(args.question, k=args.k, history=_history(qa, args))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
+    if answer.context:
+        print(answer.context["note"])
     print(answer.text)
     if answer.citations:
         print()
@@ -216,6 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("question")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--k", type=int, help="passages to retrieve")
+    sp.add_argument(
+        "--after",
+        action="append",
+        metavar="QUESTION",
+        help="an earlier question this one follows up (asked first; repeat for several, "
+        "oldest first)",
+    )
+    sp.add_argument(
+        "--session",
+        type=Path,
+        help="a JSON list of earlier turns (`ask --json` answers or questions), oldest first",
+    )
     sp.set_defaults(func=cmd_ask)
 
     sp = common(sub.add_parser("app", help="start the chat app"))
@@ -246,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--report", type=Path, help="write an HTML report with plots here")
     sp.add_argument("--k", type=int)
     sp.add_argument("--gate", action="store_true", help="exit 1 below the CI thresholds")
+    sp.add_argument(
+        "--followups",
+        type=Path,
+        help="a follow-up set (evals/followups-*.jsonl): each follow-up asked after its first "
+        "question, against the same question written out in full (with --squad: over those "
+        "articles' index)",
+    )
     sq = sp.add_argument_group("SQuAD 2.0 runner (instead of --dataset)")
     sq.add_argument(
         "--squad",

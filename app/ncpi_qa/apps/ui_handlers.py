@@ -12,7 +12,6 @@ from pathlib import Path
 from ncpi_qa.apps import ui_render as R
 from ncpi_qa.apps.ui_uploads import Holder
 from ncpi_qa.errors import NcpiError
-from ncpi_qa.qa.followup import resolve
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +43,24 @@ def refresh(holder: Holder) -> bool:
 
 
 def answer_turn(holder, message: str | None, turns: list | None) -> tuple[list, dict]:
-    """Ask ``message`` (resolved against earlier questions when it leans on them); return the
-    new turns and the new turn. Errors become a turn with ``error: True``."""
+    """Ask ``message`` after the earlier turns (a follow-up is searched with the previous
+    turn as context, ``QA.ask(..., history=...)``); return the new turns and the new turn.
+    Errors become a turn with ``error: True``. ``searched`` is the follow-up written out as
+    a sentence where the answer path made one (it does not: it leaves the question as asked),
+    and ``context`` what a follow-up was searched with."""
     holder = _holder(holder)
     refresh(holder)
     qa = holder.qa
     turns = list(turns or [])
     question = (message or "").strip()
-    earlier = [t.get("searched") or t["q"] for t in turns if not t.get("error")]
-    searched = resolve(question, earlier) if question else None
+    earlier = [t for t in turns if isinstance(t, dict) and not t.get("error")]
+    searched = None
     try:
-        result = qa.ask(searched or message or "").to_dict()
-        turn = R.make_turn(question, searched, result)
+        answer = qa.ask(message or "", history=earlier)
+        searched = answer.resolved_question
+        turn = R.make_turn(question, searched, answer.to_dict())
+        if answer.context:
+            turn["context"] = answer.context
     except NcpiError as e:
         turn = R.make_turn(question, searched, None, f"Sorry: {e}")
     except Exception as e:  # keep the app alive; the traceback goes to the log only

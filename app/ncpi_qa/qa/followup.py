@@ -1,190 +1,210 @@
-"""Follow-up questions resolved against the conversation, with rules only (no LLM).
+"""Follow-up questions, answered with the conversation as context (no LLM, no rewriting).
 
-"What are joint targeted area inspections?" then "When did they start?" is searched as
-"When did joint targeted area inspections start?"; "When did HMICFRS begin its inspections?"
-then "and the PCC?" is searched as "When did the PCC begin its inspections?".
+A question that leans on what was asked before ("When did they start?", "And by 1900?",
+"Under whose reign?") is not rewritten by putting a word in place of its pronoun. It is
+searched as it was asked, *with what the previous turn was about*: that turn's question,
+its answer and the passages it cited (``Context``). ``QA.ask(question, history=[...])``
+(qa/pipeline.py) uses the context three ways: the question's vector is blended with the
+previous turn's, BM25 also counts the previous turn's words, and the passages that turn
+cited (and their documents) rank a little higher; the answerer then also counts the
+previous question's subject words as the question's own. The blend weights were fitted on
+the follow-up development set over SQuAD ``fit``/``calib`` articles (evals/README.md), never on
+the sets the figures are reported on.
 
-``resolve(question, history)`` returns the rewritten question, or None when the question
-stands on its own (or nothing earlier can fill the gap). ``history`` holds the earlier
-questions, oldest first, preferably as they were searched, so chains of follow-ups work.
+A question that stands on its own is searched exactly as without history: ``leans_on_history``
+decides from general English alone (pronouns, an opening "and"/"what about", a fragment of
+at most one content word), with no word list fitted to any document.
+
+History items may be ``Answer`` objects, ``Answer.to_dict()`` / ``ask --json`` objects, chat
+turns (``{"q", "answer", "citations"}``) or bare question strings (``ask --after``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-__all__ = ["resolve", "main_phrase"]
+from ncpi_qa.ingest.text import STOPWORDS
+from ncpi_qa.qa.question import content_words
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
-_PRONOUNS = {"they", "them", "it", "this", "that", "these", "those", "he", "she", "him"}
-_POSSESSIVES = {"their", "its", "his", "her"}
-_DEMONSTRATIVES = {"this", "that", "these", "those"}
-_QWORDS = {"what", "who", "whom", "which", "when", "where", "why", "how", "whose"}
-_AUX = {
-    "is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could",
-    "will", "would", "should", "may", "might", "must", "be", "been",
-}  # fmt: skip
-_STOP = _QWORDS | _AUX | _PRONOUNS | _POSSESSIVES | {
-    "a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "about", "from",
-    "and", "or", "not", "no", "many", "much", "long", "often", "there", "any", "all", "some",
-    "say", "said", "says", "mean", "means", "start", "started", "begin", "began", "happen",
-    "find", "found", "do", "does", "make", "made", "out", "up", "over", "into", "than", "as",
-    "carry", "carries", "carried", "what's", "who's", "kind", "type", "sort", "year", "date",
-}  # fmt: skip
-# "and the PCC?", "what about the PCC?", "how about HMICFRS?", "the PCC?"
-_ELLIPSIS = re.compile(
-    r"^\s*(?:and|but|also|so)?\s*(?:what|how)?\s*(?:about)?\s*(?P<np>[^?]*?)\s*\??\s*$",
-    re.I,
+__all__ = ["Context", "Turn", "as_turn", "context_for", "leans_on_history"]
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# Third-person pronouns and possessives: what a question uses for something named before.
+PRONOUNS = frozenset(
+    "it its itself they them their theirs themselves he him his himself she her hers "
+    "herself".split()
 )
-_WHAT_IS = re.compile(r"^\s*(?:what|who|which)\s+(?:is|are|was|were)\s+(?P<np>.+?)\s*\??\s*$", re.I)
-_DEFINITE = re.compile(r"^(?:the|a|an)\s+", re.I)
+DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
+# Words that point back at something said before: "such engines", "the same year", "then".
+REFERRING = frozenset({"such", "same", "former", "latter", "then"})
+# Function words the stopword list lacks, not counted as a fragment's content: "Under whose
+# reign?" has one content word.
+_FUNCTION = frozenset({"whose", "else"})
+# A question that opens like this continues the previous one: "And by 1900?", "What about X?"
+OPENERS = frozenset({"and", "but", "also", "so", "then", "or"})
+_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\b", re.I)
+MAX_FRAGMENT_WORDS = 1  # "Under what name?", "Of what?", "Why?": too little to stand alone
+MAX_ANSWER_WORDS = 4  # a longer answer is a list or a description, not what "it" stands for
 
 
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text)
+    return _WORD.findall(text or "")
 
 
-def _content(words: list[str]) -> list[str]:
-    return [w for w in words if w.lower() not in _STOP]
-
-
-def _is_name(word: str) -> bool:
-    """An acronym (PCC, HMICFRS, JTAI) or a capitalised word."""
-    return len(word) > 1 and (word.isupper() or word[0].isupper())
-
-
-def main_phrase(question: str) -> str | None:
-    """The noun phrase a question is about: what a later "they"/"it" most likely means.
-
-    "What are X?" -> X; otherwise the longest run of names (acronyms and capitalised words
-    after the first word); otherwise the longest run of content words.
-    """
-    m = _WHAT_IS.match(question)
-    if m:
-        np = m.group("np").strip()
-        if _content(_words(np)):
-            return np
-    words = _words(question)
-    runs: list[list[str]] = []
-    run: list[str] = []
-    for i, w in enumerate(words):
-        if i > 0 and _is_name(w) and w.lower() not in _STOP:
-            run.append(w)
-        else:
-            if run:
-                runs.append(run)
-            run = []
-    if run:
-        runs.append(run)
-    if runs:
-        best = max(runs, key=len)
-        return " ".join(best)
-    runs, run = [], []
-    for w in words:
-        if w.lower() in _STOP:
-            if run:
-                runs.append(run)
-            run = []
-        else:
-            run.append(w)
-    if run:
-        runs.append(run)
-    if not runs:
-        return None
-    return " ".join(max(runs, key=len))
-
-
-def _phrase_for_pronoun(phrase: str) -> str:
-    """How the phrase reads in place of a pronoun: as it was written (no per-acronym list
-    of which ones take "the")."""
-    return phrase
-
-
-def _is_determiner(word: str, rest: str) -> bool:
-    """'this'/'that'/... followed by a content word ("this report") is a determiner."""
-    if word.lower() not in _DEMONSTRATIVES:
-        return False
-    following = _words(rest[:40])
-    if not following:
-        return False
-    nxt = following[0].lower()
-    verbish = nxt.endswith("ed") or nxt in {"done", "mean", "end", "work", "change", "apply"}
-    return nxt not in _STOP and not verbish
-
-
-def _substitute_pronouns(question: str, phrase: str) -> str | None:
-    target = _phrase_for_pronoun(phrase)
-    changed = False
-
-    def pronoun(m: re.Match) -> str:
-        nonlocal changed
-        if _is_determiner(m.group(1), m.string[m.end() :]):
-            return m.group(0)  # "this report": not a pronoun
-        changed = True
-        return target
-
-    def possessive(m: re.Match) -> str:
-        nonlocal changed
-        changed = True
-        return f"the {m.group(2)} of {target}"
-
-    out = re.sub(
-        r"\b(" + "|".join(sorted(_POSSESSIVES)) + r")\s+([A-Za-z][\w\-]*)",
-        possessive,
-        question,
-        flags=re.I,
-    )
-    out = re.sub(r"\b(" + "|".join(sorted(_PRONOUNS)) + r")\b", pronoun, out, flags=re.I)
-    return out if changed else None
-
-
-def _stands_alone(question: str) -> bool:
-    """A question with its own names or enough content words needs no context."""
-    words = _words(question)
-    names = [w for w in words[1:] if _is_name(w) and w.lower() not in _STOP]
-    return bool(names) or len(_content(words)) >= 4
-
-
-def resolve(question: str, history: list[str]) -> str | None:
-    """The question as it should be searched, or None when it needs no rewriting."""
-    q = (question or "").strip()
-    previous = next((h.strip() for h in reversed(history or []) if h and h.strip()), None)
-    if not q or previous is None:
-        return None
-    words = _words(q)
-    lowered = [w.lower() for w in words]
+def leans_on_history(question: str) -> bool:
+    """Whether ``question`` needs the conversation to be understood: it has a third-person
+    pronoun, a demonstrative ("that parish", "when did this start") or a word that points
+    back ("such engines", "then"), opens like a
+    continuation ("and", "what about"), or is a fragment of at most one content word and
+    no name ("Under what name?", "Why?").
+    General English only: the same rules for every document."""
+    words = [w.lower() for w in _words(question)]
     if not words:
-        return None
+        return False
+    if words[0] in OPENERS or _ABOUT.match(question):
+        return True
+    if any(w in PRONOUNS or w in DEMONSTRATIVES or w in REFERRING for w in words):
+        return True
+    names = [w for w in _words(question)[1:] if w[0].isupper()]  # "Who is the PCC?" stands
+    content = [w for w in content_words(question).values() if w not in _FUNCTION]
+    return not names and len(content) <= MAX_FRAGMENT_WORDS
 
-    # Elliptical: "and the PCC?", "what about the PCC?" -> the previous question about it.
-    starts_elliptical = lowered[0] in {"and", "but", "also"} or (
-        len(lowered) >= 2 and lowered[0] in {"what", "how"} and lowered[1] == "about"
-    )
-    if starts_elliptical:
-        m = _ELLIPSIS.match(q)
-        np = (m.group("np") if m else "").strip(" ,.")
-        np_words = _words(np)
-        if np_words and len(np_words) <= 6 and not (set(w.lower() for w in np_words) & _QWORDS):
-            old = main_phrase(previous)
-            if old and re.search(re.escape(old), previous, flags=re.I):
-                new_np = np
-                # keep the previous question's article: "the PCC" replaces "HMICFRS" as is
-                rewritten = re.sub(re.escape(old), lambda _m: new_np, previous, count=1, flags=re.I)
-                rewritten = re.sub(r"\bthe the\b", "the", rewritten, flags=re.I)
-                if rewritten.strip().lower() != previous.strip().lower():
-                    return rewritten
 
-    has_pronoun = any(
-        (w in _PRONOUNS and not _is_determiner(w, " ".join(lowered[i + 1 :]))) or w in _POSSESSIVES
-        for i, w in enumerate(lowered)
+@dataclass(frozen=True)
+class Turn:
+    """What a follow-up can lean on from one earlier turn."""
+
+    question: str
+    answer: str = ""  # the answer's lead (the reader's span), "" when it declined or had none
+    quotes: tuple[str, ...] = ()  # the cited sentences
+    doc_ids: tuple[str, ...] = ()
+    chunk_ids: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()  # the questions this turn was itself asked after (a chain)
+
+
+def _span_text(c: Mapping) -> str:
+    span, quote, start = c.get("span"), c.get("quote") or "", c.get("start")
+    if not span or not isinstance(start, int):
+        return ""
+    try:
+        return quote[int(span[0]) - start : int(span[1]) - start].strip()
+    except (TypeError, ValueError, IndexError):
+        return ""
+
+
+def as_turn(item) -> Turn | None:
+    """A history item as a ``Turn`` (None for an empty or unreadable one)."""
+    if item is None:
+        return None
+    if isinstance(item, str):
+        return Turn(item.strip()) if item.strip() else None
+    if not isinstance(item, Mapping):  # an Answer (or anything shaped like one)
+        d = item.to_dict() if hasattr(item, "to_dict") else None
+        if d is None:
+            return None
+        cites = [c.to_dict() for c in getattr(item, "citations", [])]
+        return _from_dict({**d, "citations": cites})
+    return _from_dict(item)
+
+
+def _from_dict(d: Mapping) -> Turn | None:
+    question = d.get("question") if isinstance(d.get("question"), str) else d.get("q")
+    if not isinstance(question, str) or not question.strip() or d.get("error"):
+        return None
+    cites = [c for c in d.get("citations") or [] if isinstance(c, Mapping)]
+    if d.get("abstained"):
+        cites = []
+    ctx = d.get("context") if isinstance(d.get("context"), Mapping) else {}
+    after = tuple(q for q in ctx.get("questions") or [] if isinstance(q, str))
+    return Turn(
+        question=question.strip(),
+        answer=_span_text(cites[0]) if cites else "",
+        quotes=tuple(str(c.get("quote") or "") for c in cites),
+        doc_ids=tuple(dict.fromkeys(str(c["doc_id"]) for c in cites if c.get("doc_id"))),
+        chunk_ids=tuple(dict.fromkeys(str(c["chunk_id"]) for c in cites if c.get("chunk_id"))),
+        after=after,
     )
-    if not has_pronoun or _stands_alone(q):
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a follow-up is searched with, besides its own words."""
+
+    questions: tuple[str, ...]  # the earlier questions it leans on, newest first
+    text: str  # embedded and blended into the question's vector
+    words: str  # added to the BM25 query
+    subject: tuple[str, ...]  # stems the answerer counts as the question's own
+    subject_words: tuple[str, ...] = ()  # the same, as written
+    doc_ids: tuple[str, ...] = ()
+    chunk_ids: tuple[str, ...] = ()
+    answers: tuple[str, ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "questions": list(self.questions),
+            "answers": list(self.answers),
+            "doc_ids": list(self.doc_ids),
+            "chunk_ids": list(self.chunk_ids),
+        }
+
+    def describe(self) -> str:
+        """One sentence for people: what the follow-up was searched with."""
+        quoted = " and ".join(f"“{q}”" for q in self.questions[:2])
+        return f"Searched with the earlier question {quoted} as context."
+
+
+def _referent(turn: Turn, max_words: int) -> str:
+    """The turn's answer when it is short enough to be what a pronoun stands for (a name, a
+    date, a noun phrase: "Thomas Newcomen"), else "" (a list or a description)."""
+    return turn.answer if 0 < len(_words(turn.answer)) <= max_words else ""
+
+
+def _subject(turn: Turn, max_answer_words: int) -> dict[str, str]:
+    """The stems of what ``turn`` was about: its question's content words and its answer's
+    (what "he" after "Who designed it?" stands for). The words that only say what was asked
+    ("begin", "called") do not appear in what it cited, so they are left out when it cited
+    something."""
+    q_words = content_words(turn.question)
+    if turn.quotes:
+        cited = set(content_words(" ".join(turn.quotes)))
+        q_words = {s: w for s, w in q_words.items() if s in cited} or q_words
+    a_words = content_words(_referent(turn, max_answer_words))
+    return {**q_words, **a_words}
+
+
+def context_for(
+    question: str, history, depth: int = 2, max_answer_words: int = MAX_ANSWER_WORDS
+) -> Context | None:
+    """The context a follow-up is searched with, or None when ``question`` stands on its
+    own or there is nothing earlier to lean on. ``history`` is oldest first; the newest
+    turn counts, and the turn before it too when the newest was itself a follow-up."""
+    if not leans_on_history(question):
         return None
-    phrase = main_phrase(previous)
-    if not phrase:
+    turns = [t for t in (as_turn(h) for h in history or []) if t is not None]
+    if not turns:
         return None
-    phrase = _DEFINITE.sub("the ", phrase) if phrase.lower().startswith("the ") else phrase
-    out = _substitute_pronouns(q, phrase)
-    if out is None or out == q:
-        return None
-    return out[0].upper() + out[1:]
+    used = [turns[-1]]
+    while len(used) < depth and used[-1].after and len(turns) > len(used):
+        used.append(turns[-1 - len(used)])
+    newest = used[0]
+    answer = _referent(newest, max_answer_words)
+    text = " ".join(x for x in (newest.question, answer) if x)
+    earlier = " ".join(t.question for t in used[1:])
+    words = " ".join(x for x in (newest.question, answer, earlier) if x)
+    own = set(content_words(question))
+    subject: dict[str, str] = {}
+    for t in used:
+        found = _subject(t, max_answer_words).items()
+        subject.update({s: w for s, w in found if s not in own and s not in subject})
+    return Context(
+        questions=tuple(t.question for t in used),
+        text=f"{text} {earlier}".strip(),
+        words=" ".join(w for w in _words(words) if w.lower() not in STOPWORDS),
+        subject=tuple(subject),
+        subject_words=tuple(subject.values()),
+        doc_ids=tuple(dict.fromkeys(d for t in used for d in t.doc_ids)),
+        chunk_ids=tuple(dict.fromkeys(c for t in used for c in t.chunk_ids)),
+        answers=tuple(a for a in (_referent(t, max_answer_words) for t in used) if a),
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from llama_index.core.base.response.schema import Response
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
@@ -52,28 +53,42 @@ def citation_node(c: Citation) -> TextNode:
 
 
 class NcpiRetriever(BaseRetriever):
-    """Hybrid (dense + BM25) retrieval over the ncpi-qa index, as llama-index nodes."""
+    """Hybrid (dense + BM25) retrieval over the ncpi-qa index, as llama-index nodes.
 
-    def __init__(self, qa, similarity_top_k: int | None = None, mode: str = "hybrid") -> None:
+    ``history``: earlier turns (``Answer``s, ``ask --json`` dicts or questions), oldest first;
+    a query that leans on them ("When did they start?") is retrieved with the previous turn
+    as context, as ``QA.ask(..., history=...)`` does."""
+
+    def __init__(
+        self, qa, similarity_top_k: int | None = None, mode: str = "hybrid", history=None
+    ) -> None:
         super().__init__()
         self._qa = qa
         self._k = similarity_top_k or qa.settings.top_k
         self._mode = mode
+        self.history = list(history or [])
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        q = query_bundle.query_str
-        passages = self._qa.retriever.search(q, self._qa.embed(q), self._k, mode=self._mode)
+        passages = self._qa.search(query_bundle.query_str, self._k, self._mode, self.history)
         return [NodeWithScore(node=passage_node(p), score=p.score) for p in passages]
 
 
 class NcpiQueryEngine(CustomQueryEngine):
     """ncpi-qa's extractive answer: ``response`` is the quoted answer (or the decline),
-    ``source_nodes`` the cited sentences; ``metadata`` says whether it declined."""
+    ``source_nodes`` the cited sentences; ``metadata`` says whether it declined and, for a
+    follow-up, the context it was searched with.
+
+    ``history``: the earlier turns a query may lean on; with ``remember=True`` each answer
+    joins it, so successive ``query()`` calls are a conversation (a chat-like use)."""
 
     qa: Any
+    history: list = Field(default_factory=list)
+    remember: bool = False
 
     def custom_query(self, query_str: str) -> Response:
-        a = self.qa.ask(query_str)
+        a = self.qa.ask(query_str, history=self.history)
+        if self.remember:
+            self.history.append(a)
         return Response(
             response=a.text,
             source_nodes=[NodeWithScore(node=citation_node(c), score=c.score) for c in a.citations],
@@ -81,5 +96,6 @@ class NcpiQueryEngine(CustomQueryEngine):
                 "abstained": a.abstained,
                 "answerability": a.best_score,
                 "passages": [p.chunk_id for p in a.passages],
+                "context": a.context,
             },
         )
