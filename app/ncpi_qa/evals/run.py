@@ -121,6 +121,8 @@ def main(args, settings) -> int:
     from ncpi_qa.qa.pipeline import QA
 
     squad_file = getattr(args, "squad", None)
+    if getattr(args, "followups", None):
+        return _followups_main(args, settings, squad_file)
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the result
         if squad_file:
             rows, settings, embedder = _squad_rows(args, settings, _log)
@@ -151,4 +153,41 @@ def main(args, settings) -> int:
         _log(f"gate failed: {msg}")
     if not failed:
         _log("gate passed")
+    return 1 if failed else 0
+
+
+def _followups_main(args, settings, squad_file) -> int:
+    """`ncpi-qa eval --followups FILE [--squad ...]`: the follow-up set (evals/followups.py)
+    over the configured index, or over the SQuAD articles chosen as for the SQuAD runner."""
+    from ncpi_qa.evals.followups import (
+        FOLLOWUP_GATE,
+        evaluate_followups,
+        format_followups,
+        load_followups,
+    )
+    from ncpi_qa.qa.pipeline import QA
+
+    with contextlib.redirect_stdout(sys.stderr):
+        pairs = load_followups(Path(args.followups))
+        embedder = None
+        if squad_file:
+            _, settings, embedder = _squad_rows(args, settings, _log)
+        qa = QA(settings, embedder=embedder)
+        result = evaluate_followups(qa, pairs, log=_log)
+        result["dataset"] = str(args.followups)
+        result["index"] = (
+            f"{squad_file} ({args.part or 'chosen'} articles)"
+            if squad_file
+            else (str(settings.store_dir))
+        )
+        result["gate"] = FOLLOWUP_GATE
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(format_followups(result))
+    if not getattr(args, "gate", False):
+        return 0
+    failed = gate_failures(result, FOLLOWUP_GATE)
+    for msg in failed:
+        _log(f"gate failed: {msg}")
     return 1 if failed else 0
