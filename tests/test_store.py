@@ -90,7 +90,8 @@ def test_crash_mid_build_leaves_previous_index_loadable(settings, fake_embedder,
     def boom(*a, **k):
         raise exc
 
-    monkeypatch.setattr("ncpi_qa.index.files_store.build_bm25", boom)  # after FAISS, before the switch
+    # after FAISS, before the switch
+    monkeypatch.setattr("ncpi_qa.index.files_store.build_bm25", boom)
     with pytest.raises(type(exc)):
         build_index(settings, embedder=fake_embedder, log=quiet)
     again = Store.load(settings.store_dir)
