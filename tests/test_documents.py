@@ -64,6 +64,49 @@ def test_txt_detects_title_and_headings():
     assert "Membership" in [h.text for h in doc.headings]
 
 
+WRAPPED_TXT = """Wrapped notes
+
+The partnership met nine times in 2019 and agreed
+a shared training plan for
+front-line staff.
+
+- first item that is
+  continued on the next line
+- second item
+"""
+
+WRAPPED_MD = """# Wrapped notes
+
+The partnership met nine times in 2019 and agreed
+a shared training plan for
+front-line staff.
+
+An address line with a hard break  
+Second line of the address\\
+Third line
+"""
+
+
+@pytest.mark.parametrize(("name", "body"), [("w.txt", WRAPPED_TXT), ("w.md", WRAPPED_MD)])
+def test_soft_line_breaks_in_a_paragraph_read_as_spaces(tmp_path, name, body):
+    """A hard-wrapped paragraph is one line of text (quotes and exports never hold its line
+    breaks); list items and Markdown's hard breaks keep theirs."""
+    path = tmp_path / name
+    path.write_text(body)
+    doc = load_document(path)
+    assert doc.title == "Wrapped notes"
+    assert (
+        "The partnership met nine times in 2019 and agreed a shared training plan for "
+        "front-line staff." in doc.text
+    )
+    if name.endswith(".txt"):
+        assert "• first item that is continued on the next line\n• second item" in doc.text
+    else:
+        assert "An address line with a hard break\nSecond line of the address\nThird line" in (
+            doc.text
+        )
+
+
 @pytest.mark.parametrize(
     ("name", "reason"),
     [

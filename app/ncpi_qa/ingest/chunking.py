@@ -23,7 +23,7 @@ from typing import Protocol
 from ncpi_qa.ingest.documents import Document
 from ncpi_qa.ingest.text import is_toc_line, sentence_spans
 
-CHUNKER_VERSION = 5
+CHUNKER_VERSION = 6  # 6: TXT/Markdown soft line breaks read as spaces
 HEAD_MAX_CHARS = 160  # the title line embedded with a chunk is cut to this
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import Heading, LoadError, Parsed, TextBuilder
+from ncpi_qa.ingest.blocks import LoadError, Parsed, TextBuilder
 from ncpi_qa.ingest.docx_loader import load_docx
 from ncpi_qa.ingest.html_loader import load_html as _load_html
 from ncpi_qa.ingest.limits import Limits, active, budget_for, check_kind
@@ -46,25 +46,63 @@ def _looks_like_heading(line: str, prev_blank: bool, next_blank: bool) -> bool:
     )
 
 
+_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s+(.*)")
+
+
 def load_txt(path: Path, data: bytes) -> Parsed:
+    """Blocks are separated by blank lines. A block of one short line that reads as a title
+    is a heading; lines starting with a bullet or "1." are list items; the other lines of a
+    block are one paragraph, their line breaks (a hard-wrapped file's) read as spaces."""
     text = _decode(data, path).strip("\n")
-    active().text(len(text), len(re.findall(r"\n[ \t]*\n(?=[ \t]*\S)", text)) + 1)
-    lines = text.split("\n")
-    headings, offset = [], 0
-    for i, line in enumerate(lines):
-        prev_blank = i == 0 or not lines[i - 1].strip()
-        next_blank = i + 1 < len(lines) and not lines[i + 1].strip()
-        if _looks_like_heading(line, prev_blank, next_blank):
-            s = offset + len(line) - len(line.lstrip())
-            headings.append(
-                Heading(s, offset + len(line.rstrip()), 1 if not headings else 2, line.strip())
-            )
-        offset += len(line) + 1
-    title = headings[0].text if headings and headings[0].start == 0 else path.stem
-    return Parsed(text, title, headings)
+    blocks = re.split(r"\n[ \t]*\n", text)
+    b = TextBuilder()
+    for i, block in enumerate(blocks):
+        lines = [line for line in block.split("\n") if line.strip()]
+        if not lines:
+            continue
+        if len(lines) == 1 and _looks_like_heading(lines[0], True, i + 1 < len(blocks)):
+            b.heading(lines[0], 1 if not b.headings else 2)
+            continue
+        para: list[str] = []
+        items: list[str] = []
+        for line in lines:
+            li = _ITEM.match(line)
+            if li:
+                if para:
+                    b.paragraph(" ".join(para))
+                    para = []
+                items.append(li.group(1).strip())
+            elif items and line.startswith((" ", "\t")):
+                items[-1] += " " + line.strip()
+            else:
+                if items:
+                    b.items(items)
+                    items = []
+                para.append(line.strip())
+        if para:
+            b.paragraph(" ".join(para))
+        if items:
+            b.items(items)
+    text = b.text()
+    first = b.headings[0] if b.headings else None
+    title = first.text if first is not None and first.start == 0 else path.stem
+    return Parsed(text, title, b.headings)
 
 
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.S)
+
+
+def _md_join(lines: list[str]) -> str:
+    """A paragraph's lines as Markdown reads them: a soft line break is a space; a hard one
+    (two trailing spaces or a backslash) stays a line break."""
+    out = ""
+    for n, line in enumerate(lines):
+        hard = line.endswith("  ") or line.rstrip(" ").endswith("\\")
+        body = line.strip()
+        if hard and body.endswith("\\"):
+            body = body[:-1].rstrip()
+        out += body + ("" if n == len(lines) - 1 else "\n" if hard else " ")
+    return out
 
 
 def load_md(path: Path, data: bytes) -> Parsed:
@@ -83,7 +121,7 @@ def load_md(path: Path, data: bytes) -> Parsed:
 
     def flush():
         if para:
-            b.paragraph(_md_inline("\n".join(para)))
+            b.paragraph(_md_inline(_md_join(para)))
             para.clear()
         if items:
             b.items([_md_inline(i) for i in items])
@@ -106,7 +144,7 @@ def load_md(path: Path, data: bytes) -> Parsed:
         else:
             if items:
                 flush()
-            para.append(line.rstrip())
+            para.append(line)
     flush()
     text = b.text()
     title = meta.get("title") or next((h.text for h in b.headings if h.level == 1), path.stem)
