@@ -58,6 +58,7 @@ def test_every_pair_is_asked_three_ways_and_controls_stay_unchanged(
     result = evaluate_followups(qa, pairs)
     assert result["n_pairs"] == 1 and result["n_standalone"] == 1
     assert result["detected_followups"] == 1.0 and result["standalone_unchanged"] == 1.0
+    assert result["chat_same_answer"] == 1.0
     row = result["per_pair"][0]
     assert row["followup"]["context"]["questions"] == [ROWS[0]["first"]]
     assert row["bare"]["context"] is None and row["full"]["context"] is None
