@@ -43,12 +43,12 @@ $(BENCH_VENV)/bin/python: | $(PY)
 	$(call layered,$(BENCH_VENV))
 
 # torch==2.13.0 again as a guard: it is already satisfied from .venv, so nothing else is pulled.
-$(TEST_VENV)/.installed-test: pyproject.toml $(VENV)/.installed | $(TEST_BIN)/python
-	$(TEST_BIN)/python -m pip --disable-pip-version-check -q install -e '.[test,milvus]' torch==2.13.0
+$(TEST_VENV)/.installed-test: pyproject.toml tools/bench/pyproject.toml $(VENV)/.installed | $(TEST_BIN)/python
+	$(TEST_BIN)/python -m pip --disable-pip-version-check -q install -e '.[test,milvus]' -e tools/bench torch==2.13.0
 	touch $@
 
-$(BENCH_VENV)/.installed-bench: pyproject.toml $(VENV)/.installed | $(BENCH_VENV)/bin/python
-	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[bench,milvus]' torch==2.13.0
+$(BENCH_VENV)/.installed-bench: pyproject.toml tools/bench/pyproject.toml $(VENV)/.installed | $(BENCH_VENV)/bin/python
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[bench,milvus]' -e tools/bench torch==2.13.0
 	touch $@
 
 install: $(VENV)/.installed

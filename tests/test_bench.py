@@ -207,3 +207,23 @@ def test_bench_cli_with_synthetic_vectors(monkeypatch, capsys):
     assert size["ask_ms"]["p50"] <= size["ask_ms"]["p95"]
     assert size["reindex_noop_up_to_date"] is True
     assert set(out["cold_start_s"]) == {"ask", "app"}
+
+
+def test_bench_not_installed_says_make_bench(monkeypatch, capsys):
+    """Without the ncpi-qa-bench distribution's entry point, `ncpi-qa bench` says how to get
+    it (the runtime never reaches into tools/ by path)."""
+    import importlib.metadata
+
+    from ncpi_qa.apps.cli import main
+
+    real = importlib.metadata.entry_points
+
+    def without_bench(**kw):
+        if kw.get("group") == "ncpi_qa.tools":
+            return importlib.metadata.EntryPoints(())
+        return real(**kw)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", without_bench)
+    assert main(["bench", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert "make bench" in err and "not installed" in err and "Traceback" not in err

@@ -206,19 +206,17 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    """The benchmark lives in tools/bench/ of the checkout, outside the runtime package."""
-    from ncpi_qa.settings import project_root
+    """The benchmark is its own distribution (tools/bench, installed by `make bench`), found
+    through its "ncpi_qa.tools" entry point; the runtime package holds none of it."""
+    from importlib.metadata import entry_points
 
-    tools = project_root() / "tools" / "bench"
-    if not (tools / "bench.py").exists():
+    found = entry_points(group="ncpi_qa.tools", name="bench")
+    if not found:
         raise NcpiError(
-            f"The benchmark is not in this installation (looked for {tools}/bench.py): "
-            "run it from a checkout of the repository with `make bench`."
+            "The benchmark is not installed in this environment: run `make bench` from a "
+            "checkout of the repository (it installs tools/bench into .venv-bench)."
         )
-    sys.path.insert(0, str(tools))
-    from bench import main as bench_main
-
-    return bench_main(args)
+    return next(iter(found)).load()(args)
 
 
 class _Parser(argparse.ArgumentParser):
