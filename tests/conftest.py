@@ -61,7 +61,7 @@ def fixture_corpus(tmp_path) -> Path:
 
 @pytest.fixture
 def fake_embedder():
-    from ncpi_qa.index.embedding import HashingEmbedder
+    from .fakes import HashingEmbedder
 
     return HashingEmbedder()
 

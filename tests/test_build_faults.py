@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import ROOT
+
 WRAPPER = r"""
 import os, sys, time
 from pathlib import Path
@@ -30,7 +32,10 @@ import ncpi_qa.index.embedding as emb
 import ncpi_qa.index.files_store as files_store
 import ncpi_qa.index.store as store
 
-emb.get_embedder = lambda *a, **k: emb.HashingEmbedder()
+import sys as _sys
+_sys.path.insert(0, os.environ["NCPI_QA_TESTS_ROOT"])  # the child imports tests/fakes.py
+from tests.fakes import HashingEmbedder
+emb.get_embedder = lambda *a, **k: HashingEmbedder()
 
 
 def hang():
@@ -44,10 +49,11 @@ if stage == "embedding":
         hang()
     store.encode_with_eta = encode
 elif stage in ("written", "switched"):
-    def checkpoint(step, store_dir):
+    def checkpoint(step):
         if step == stage:
             hang()
-    store.build_checkpoint = checkpoint
+    real_build = store.build_index
+    store.build_index = lambda *a, **k: real_build(*a, checkpoint=checkpoint, **k)
 elif stage in ("files", "switch"):
     real_replace = os.replace
 
@@ -74,7 +80,8 @@ STAGES = ["embedding", "files", "written", "switch", "switched"]
 
 
 def _run(stage: str, corpus: Path, store: Path, tmp_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "FAULT_STAGE": stage, "FAULT_MARKER": str(tmp_path / "at-step")}
+    env = {**os.environ, "FAULT_STAGE": stage, "FAULT_MARKER": str(tmp_path / "at-step"),
+           "NCPI_QA_TESTS_ROOT": str(ROOT)}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-c", WRAPPER, str(corpus), str(store)],
         env=env,
@@ -92,9 +99,10 @@ def _build(corpus: Path, store: Path, tmp_path: Path) -> str:
 
 def _answers(store_dir: Path, question: str) -> tuple[set[str], str]:
     """The live generation's documents and the document of its best passage for ``question``."""
-    from ncpi_qa.index.embedding import HashingEmbedder
     from ncpi_qa.index.store import Store
     from ncpi_qa.qa.retrieve import Retriever
+
+    from .fakes import HashingEmbedder
 
     store = Store.load(store_dir)
     embedder = HashingEmbedder()

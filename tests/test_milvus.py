@@ -200,7 +200,9 @@ import ncpi_qa.index.embedding as emb
 import ncpi_qa.index.store as store
 
 stage, marker = os.environ["FAULT_STAGE"], Path(os.environ["FAULT_MARKER"])
-emb.get_embedder = lambda *a, **k: emb.HashingEmbedder()
+sys.path.insert(0, os.environ["NCPI_QA_TESTS_ROOT"])  # the child imports tests/fakes.py
+from tests.fakes import HashingEmbedder
+emb.get_embedder = lambda *a, **k: HashingEmbedder()
 
 def hang():
     marker.write_text(stage)
@@ -212,10 +214,11 @@ if stage == "embedding":
         hang()
     store.encode_with_eta = encode
 else:
-    def checkpoint(step, store_dir):
+    def checkpoint(step):
         if step == stage:
             hang()
-    store.build_checkpoint = checkpoint
+    real_build = store.build_index
+    store.build_index = lambda *a, **k: real_build(*a, checkpoint=checkpoint, **k)
 
 from ncpi_qa.apps.cli import main
 sys.exit(main(["index"]))
@@ -224,8 +227,9 @@ sys.exit(main(["index"]))
 
 def _best_doc(settings, question: str) -> tuple[set[str], str]:
     from ncpi_qa.index.backend import open_store
-    from ncpi_qa.index.embedding import HashingEmbedder
     from ncpi_qa.qa.retrieve import Retriever
+
+    from .fakes import HashingEmbedder
 
     store = open_store(settings)
     r = Retriever(store, HashingEmbedder())
@@ -235,8 +239,9 @@ def _best_doc(settings, question: str) -> tuple[set[str], str]:
 @pytest.mark.parametrize("stage", ["embedding", "written"])
 def test_kill_9_mid_build_leaves_the_old_generation_answering(stage, tmp_path, on_milvus):
     from ncpi_qa.index.backend import get_backend
-    from ncpi_qa.index.embedding import HashingEmbedder
     from ncpi_qa.index.store import build_index
+
+    from .fakes import HashingEmbedder
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -251,6 +256,7 @@ def test_kill_9_mid_build_leaves_the_old_generation_answering(stage, tmp_path, o
     )
     marker = tmp_path / "at-step"
     env = {**os.environ, **_milvus_env(ms), "PYTHONPATH": str(ROOT / "app"),
+           "NCPI_QA_TESTS_ROOT": str(ROOT),
            "FAULT_STAGE": stage, "FAULT_MARKER": str(marker)}  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", KILLED], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip

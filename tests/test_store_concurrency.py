@@ -49,29 +49,26 @@ def test_concurrent_builds_end_consistent_in_every_interleaving(
     then index the change; the store ends consistent and answering."""
     import threading
 
-    import ncpi_qa.index.store as store_mod
-
     build_index(settings, embedder=fake_embedder, log=quiet)
     first = set(Store.load(settings.store_dir).documents)
     paused, resume = threading.Event(), threading.Event()
     order: list[str] = []
-    real = store_mod.build_checkpoint
 
-    def checkpoint(stage, store_dir):
+    def checkpoint(stage):
         name = threading.current_thread().name
         order.append(f"{name}:{stage}")
         if name == "A" and stage == pause_at:
             paused.set()
             assert resume.wait(20)
-        real(stage, store_dir)
 
-    monkeypatch.setattr(store_mod, "build_checkpoint", checkpoint)
     logs_b: list[str] = []
     errors: list[BaseException] = []
 
     def run(rebuild, log):
         try:
-            build_index(settings, embedder=fake_embedder, rebuild=rebuild, log=log)
+            build_index(
+                settings, embedder=fake_embedder, rebuild=rebuild, log=log, checkpoint=checkpoint
+            )
         except BaseException as e:  # noqa: BLE001 - reported by the assertion below
             errors.append(e)
 
@@ -217,16 +214,20 @@ import ncpi_qa.index.embedding as embedding
 import ncpi_qa.index.store as store
 from ncpi_qa.apps.cli import main
 
-embedding.get_embedder = lambda *a, **k: embedding.HashingEmbedder()
+import os
+sys.path.insert(0, os.environ["NCPI_QA_TESTS_ROOT"])  # the child imports tests/fakes.py
+from tests.fakes import HashingEmbedder
+embedding.get_embedder = lambda *a, **k: HashingEmbedder()
 pause = Path(sys.argv[1]) if sys.argv[1] != "-" else None
 
-def checkpoint(stage, store_dir):
+def checkpoint(stage):
     if pause is not None and stage == "written":  # paused just before the CURRENT switch
         (pause / "paused").touch()
         while not (pause / "go").exists():
             time.sleep(0.02)
 
-store.build_checkpoint = checkpoint
+real_build = store.build_index
+store.build_index = lambda *a, **k: real_build(*a, checkpoint=checkpoint, **k)
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -245,7 +246,8 @@ def test_two_index_processes_race_and_the_index_ends_consistent(settings, fake_e
     sync = tmp_path / "sync"
     sync.mkdir()
     argv = ["index", "--corpus", str(settings.corpus_dir), "--store", str(settings.store_dir)]
-    env = {"PYTHONPATH": str(ROOT / "app"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    env = {"PYTHONPATH": str(ROOT / "app"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
+           "NCPI_QA_TESTS_ROOT": str(ROOT)}  # fmt: skip
 
     def start(pause, name, *extra):
         err = open(tmp_path / f"{name}.err", "w")  # noqa: SIM115 - closed by the process end
@@ -296,7 +298,8 @@ def test_build_killed_mid_way_leaves_old_index_and_no_lock(
     sync.mkdir()
     racer = RACER.replace('stage == "written"', f'stage == "{stage}"')
     argv = ["index", "--corpus", str(settings.corpus_dir), "--store", str(settings.store_dir)]
-    env = {"PYTHONPATH": str(ROOT / "app"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    env = {"PYTHONPATH": str(ROOT / "app"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
+           "NCPI_QA_TESTS_ROOT": str(ROOT)}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-c", racer, str(sync), *argv],
         env=env,

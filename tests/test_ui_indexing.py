@@ -33,9 +33,10 @@ def _multi_page_pdf(path: Path, pages: int, fact: str = "") -> Path:
 
 
 def test_build_reports_progress_documents_pages_chunks_and_texts(fixture_corpus, tmp_path):
-    from ncpi_qa.index.embedding import HashingEmbedder
     from ncpi_qa.index.store import build_index
     from ncpi_qa.settings import Settings
+
+    from .fakes import HashingEmbedder
 
     big = _multi_page_pdf(fixture_corpus / "long-report.pdf", 12)
     settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +80,6 @@ def _config_key(model: str, chunking: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def build_checkpoint(stage: str, store_dir: Path) -> None:
-    """A no-op called at fixed points of a build ("locked", "written" just before the CURRENT
-    switch, "switched" just after it). Tests replace it to force interleavings of builds, or
-    to kill a build there (tests/test_build_faults.py)."""
-
-
 def _scan(
     corpus_dir: Path, max_file_mb: float | None = None
 ) -> list[tuple[Path, str, bytes | None, str | None]]:
@@ -142,11 +137,20 @@ def embed_texts(doc: Document, chunks: list[Chunk]) -> tuple[list[str], list[str
 
 
 def build_index(
-    settings: Settings, embedder=None, rebuild: bool = False, progress=False, log=None
+    settings: Settings,
+    embedder=None,
+    rebuild: bool = False,
+    progress=False,
+    log=None,
+    checkpoint: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Index settings.corpus_dir into settings.store_dir. ``embedder`` is made lazily if needed.
     ``progress``: True for a terminal bar, or a callable given a ``BuildProgress`` (documents
-    read, pages, chunks, texts embedded, ETA) as the build goes (index/progress.py)."""
+    read, pages, chunks, texts embedded, ETA) as the build goes (index/progress.py).
+    ``checkpoint``: called with "locked" (the writer lock taken), "written" (the generation
+    complete, just before readers switch to it) and "switched" (just after), for a caller that
+    must order builds or stop one at a known step (the fault-injection tests)."""
+    checkpoint = checkpoint or (lambda stage: None)
     from ncpi_qa.index.embedding import BUNDLED
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -173,7 +177,7 @@ def build_index(
         return _up_to_date_report(manifest, t0)
     try:
         with backend.writer_lock(settings.index_lock_timeout, log):
-            build_checkpoint("locked", store_dir)
+            checkpoint("locked")
             backend.clean_leftovers()
             if backend.live_generation() != seen:  # another build finished meanwhile
                 same, manifest, scan = is_up_to_date(settings, model_name, backend)
@@ -190,6 +194,7 @@ def build_index(
                 manifest,
                 scan,
                 backend,
+                checkpoint,
             )
     except OSError as e:
         raise StoreWriteError(store_dir, e) from e
@@ -204,7 +209,9 @@ def _up_to_date_report(manifest: dict, t0: float) -> BuildReport:
     return report
 
 
-def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan, backend):
+def _build(
+    settings, embedder, rebuild, progress, log, t0, model_name, manifest, scan, backend, checkpoint
+):
     corpus_dir, store_dir = settings.corpus_dir, settings.store_dir
     report = BuildReport()
     docs: list[Document] = []
@@ -314,7 +321,7 @@ def _build(settings, embedder, rebuild, progress, log, t0, model_name, manifest,
         "n_sentences": n_sentences,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    writer.commit(new_manifest, lambda stage: build_checkpoint(stage, store_dir))
+    writer.commit(new_manifest, checkpoint)
     for stale in cache_dir.glob("*.npz"):
         if stale.name not in used_cache:
             stale.unlink(missing_ok=True)
