@@ -348,8 +348,9 @@ def test_a_changed_document_does_not_mark_the_wrong_text():
 def test_unexpected_failure_is_an_error_turn():
     class Broken:
         settings = SimpleNamespace(max_history_turns=5)
+        store = SimpleNamespace(is_stale=lambda: False)
 
-        def ask(self, question):
+        def ask(self, question, history=None):
             raise RuntimeError("boom <b>")
 
     turns, turn = ui.answer_turn(Broken(), "anything", [])
@@ -358,7 +359,7 @@ def test_unexpected_failure_is_an_error_turn():
 
 
 def test_bad_actions_change_nothing():
-    qa = SimpleNamespace(store=SimpleNamespace(documents={}), settings=None)
+    qa = SimpleNamespace(store=SimpleNamespace(documents={}, is_stale=lambda: False), settings=None)
     for action in ["", "cite:x:1", "cite:9:1", "fb:0:sideways", "doc", "zzz:1"]:
         panel, turns, _ = ui.do_action(qa, action, [])
         assert turns == []

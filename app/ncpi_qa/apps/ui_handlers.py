@@ -23,12 +23,10 @@ def _holder(qa_or_holder) -> Holder:
 def refresh(holder: Holder) -> bool:
     """Switch to a newer index generation (built by ``ncpi-qa index`` while the app runs):
     a fresh ``QA`` on the same encoder; answers in flight keep the one they started with."""
-    store = getattr(holder.qa, "store", None)
-    is_stale = getattr(store, "is_stale", None)
-    if is_stale is None or not holder.lock.acquire(blocking=False):
+    if not holder.lock.acquire(blocking=False):
         return False
     try:
-        if not is_stale():
+        if not holder.qa.store.is_stale():
             return False
         from ncpi_qa.qa.pipeline import QA
 
@@ -72,7 +70,7 @@ def answer_turn(holder, message: str | None, turns: list | None) -> tuple[list, 
             f"Sorry: something went wrong ({type(e).__name__}). See the server log.",
         )
     turns.append(turn)
-    max_turns = getattr(getattr(qa, "settings", None), "max_history_turns", 50)
+    max_turns = qa.settings.max_history_turns
     return turns[-max_turns:], turn
 
 

@@ -73,14 +73,14 @@ def upload_status_html(message: str) -> str:
 
 def indexing_now(holder) -> str | None:
     """The file name being indexed right now, if any."""
-    indexing = getattr(holder, "indexing", None)
+    indexing = holder.indexing
     return indexing.get("name") if indexing else None
 
 
 def notice_html(holder, session: str | None) -> str:
     """The banner above the chat: a file being indexed (or just added), for everyone; the
     uploader is pointed at their progress instead."""
-    indexing = getattr(holder, "indexing", None)
+    indexing = holder.indexing
     if indexing:
         name, pct = indexing.get("name"), percent(indexing.get("progress"))
         if session is not None and indexing.get("session") == session:
@@ -88,7 +88,7 @@ def notice_html(holder, session: str | None) -> str:
         else:
             said = f"{name} is being indexed ({pct}%): answers will include it when it is done."
         return f'<p class="notice indexing" role="status">{esc(said)}</p>'
-    added = getattr(holder, "added", None)
+    added = holder.added
     if added and time.time() - added[1] < ADDED_NOTICE_S:
         return f'<p class="notice added" role="status">{esc(added[0])} was added: ' \
             "answers include it now.</p>"  # fmt: skip
@@ -116,7 +116,7 @@ def run_upload(holder, path: str, name: str, session: str | None, interval: floa
         "</p></div>", False  # fmt: skip
     while worker.is_alive():
         worker.join(interval)
-        indexing = getattr(holder, "indexing", None)
+        indexing = holder.indexing
         if worker.is_alive() and indexing and indexing.get("session") == session:
             yield progress_html(indexing), False
     yield upload_status_html(result.get("message", "")), True
