@@ -1,0 +1,148 @@
+"""The chat's event handlers: one ``ChatEvents`` per app, its methods plain functions over the
+live ``Holder`` (``ui_handlers`` does the work; these turn results into Gradio updates).
+
+Imported by ``ui.create_app`` only, so gradio loads only on the path that serves the chat.
+Annotations are real objects here (no ``from __future__ import annotations``): Gradio finds
+the ``gr.Request`` parameter by its annotation.
+"""
+
+import gradio as gr
+
+from ncpi_qa.apps import ui_indexing as IX
+from ncpi_qa.apps import ui_render as R
+from ncpi_qa.apps.ui_handlers import (
+    answer_turn,
+    do_action,
+    first_panel,
+    refresh,
+    status_html,
+    write_export,
+)
+from ncpi_qa.apps.ui_turns import with_pages
+from ncpi_qa.apps.ui_uploads import removable, remove_document
+
+
+def said(turn: dict) -> str:
+    """The status line after an answer."""
+    n = len(turn["citations"])
+    if turn["error"]:
+        text = "The question could not be answered: see the message."
+    elif turn["abstained"]:
+        text = "The documents don't answer this; closest passages shown."
+    else:
+        text = f"Answer ready with {n} citation{'s' if n != 1 else ''}."
+    if turn.get("searched"):
+        text = f"Searching for: {turn['searched']}. " + text
+    if turn.get("indexing"):
+        text += f" {turn['indexing']} is still being indexed: this answer does not include it."
+    return text
+
+
+def session(request) -> str | None:
+    return getattr(request, "session_hash", None)  # None when called without a server
+
+
+class ChatEvents:
+    """What each click, submit, load, tick and upload does; outputs in ``ui._wire``'s order."""
+
+    def __init__(self, holder, export_dir) -> None:
+        self.holder = holder
+        self.export_dir = export_dir
+
+    def sources_now(self, confirm: str | None = None) -> str:
+        store = self.holder.qa.store
+        allowed = removable(self.holder.qa.settings, store.documents)
+        return IX.render_sources(store.manifest, store.documents, allowed, confirm)
+
+    # -- asking: the question shows at once and Ask is disabled, then the answer
+    def start(self, message, ts):
+        q = (message or "").strip()
+        return (
+            R.render_chat(ts, pending=q or None),
+            gr.update(interactive=False),
+            gr.update(interactive=False),
+            status_html("Searching the documents…"),
+        )
+
+    def finish(self, message, ts, request: gr.Request):
+        holder = self.holder
+        indexing = holder.indexing  # read before answering: the index it answers from
+        ts, turn = answer_turn(holder, message, ts)
+        turn = ts[-1] = with_pages(turn, holder.qa.store.documents)
+        if indexing and not turn["error"]:
+            turn["indexing"] = indexing.get("name")
+        ok = not turn["error"]
+        # the uploader's panel stays on the upload's progress while they ask
+        uploading = bool(indexing) and indexing.get("session") == session(request)
+        path = write_export(ts, self.export_dir)
+        return (
+            ts,
+            R.render_chat(ts),
+            gr.update(value="" if ok else message, interactive=True),
+            gr.update(interactive=True),
+            first_panel(holder, ts) if ok else gr.update(),
+            gr.Tabs(selected="passage") if ok and not uploading else gr.update(),
+            status_html(said(turn), spoken=turn["answer"]),
+            R.dump_turns(ts),
+            gr.update(value=path, interactive=path is not None),
+        )
+
+    # -- clicks inside the rendered HTML (citations, documents, feedback, removal)
+    def action(self, act, ts):
+        kind, _, doc_id = (act or "").partition(":")
+        if kind in ("rm", "rmyes", "rmno"):
+            if kind == "rmyes":
+                text = remove_document(self.holder, doc_id)
+            else:
+                doc = self.holder.qa.store.documents.get(doc_id)
+                text = f"Remove {doc.source}? Confirm in Sources." if doc else ""
+            confirm = doc_id if kind == "rm" else None
+            return (gr.update(), gr.update(), ts, gr.update(), gr.update(),
+                    status_html(text), "", self.sources_now(confirm))  # fmt: skip
+        html_panel, ts, text = do_action(self.holder, act, ts)
+        changed = html_panel is not None
+        return (
+            html_panel if changed else gr.update(),
+            gr.Tabs(selected="passage") if changed else gr.update(),
+            ts,
+            R.render_chat(ts),
+            R.dump_turns(ts),
+            status_html(text),
+            "",
+            gr.update(),
+        )
+
+    def clear(self):
+        return (
+            [],
+            R.render_chat([]),
+            R.render_panel_empty(),
+            "",
+            status_html("Conversation cleared, also from this browser tab."),
+            "",
+            gr.update(value=None, interactive=False),
+        )
+
+    def load(self, raw, request: gr.Request):
+        refresh(self.holder)
+        ts = R.restore_turns(raw, self.holder.qa.settings.max_history_turns)
+        path = write_export(ts, self.export_dir)
+        return (
+            ts,
+            R.render_chat(ts),
+            self.sources_now(),
+            gr.update(value=path, interactive=path is not None),
+            IX.notice_html(self.holder, session(request)),
+        )
+
+    def tick(self, request: gr.Request):
+        return IX.notice_html(self.holder, session(request))
+
+    def upload(self, path, request: gr.Request):
+        if not path:
+            yield gr.update(), gr.update(), None
+            return
+        from pathlib import Path
+
+        for html, done in IX.run_upload(self.holder, path, Path(path).name, session(request)):
+            yield html, self.sources_now() if done else gr.update(), None if done else gr.update()
