@@ -52,7 +52,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
     """One server for the module: a writable copy of corpus/, indexed with the real model."""
-    from ncpi_qa.apps import ui
+    from ncpi_qa.apps.chat import app as ui
     from ncpi_qa.index.store import build_index
     from ncpi_qa.qa.pipeline import QA
     from ncpi_qa.settings import Settings

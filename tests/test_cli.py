@@ -160,7 +160,7 @@ def test_second_index_run_waits_then_gives_up_with_a_message(fixture_corpus, tmp
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_app_refuses_a_non_loopback_host_without_allow_remote(how, monkeypatch, capsys):
-    import ncpi_qa.apps.ui as ui
+    import ncpi_qa.apps.chat.app as ui
 
     def must_not_launch(*a, **k):
         raise AssertionError("the app must not start")
@@ -177,7 +177,7 @@ def test_app_refuses_a_non_loopback_host_without_allow_remote(how, monkeypatch, 
 
 
 def test_app_on_loopback_or_with_allow_remote_goes_ahead(monkeypatch):
-    import ncpi_qa.apps.ui as ui
+    import ncpi_qa.apps.chat.app as ui
 
     calls = []
     monkeypatch.setattr(ui, "launch", lambda s, host, port: calls.append((host, s)))
@@ -244,7 +244,7 @@ def test_collision_corpus_every_file_its_own_document_and_answer(
 
 
 def test_app_port_problems_are_messages(monkeypatch, capsys):
-    import ncpi_qa.apps.ui as ui
+    import ncpi_qa.apps.chat.app as ui
 
     def taken(*a, **k):
         raise OSError(errno.EADDRINUSE, "Address already in use")

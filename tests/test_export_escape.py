@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ncpi_qa.apps.ui_turns import export_markdown, md_escape
+from ncpi_qa.apps.chat.turns import export_markdown, md_escape
 
 CHROMIUM = "/usr/bin/chromium"
 PAYLOADS = [

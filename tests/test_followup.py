@@ -175,7 +175,7 @@ def test_history_does_not_change_a_standalone_question(shipped_qa_quoting):
 
 @pytest.mark.slow
 def test_chat_asks_the_follow_up_with_the_earlier_turns(shipped_qa_quoting):
-    from ncpi_qa.apps import ui_handlers as ui
+    from ncpi_qa.apps.chat import handlers as ui
 
     turns, _ = ui.answer_turn(shipped_qa_quoting, JTAI, [])
     turns, turn = ui.answer_turn(shipped_qa_quoting, FOLLOW, turns)

@@ -139,7 +139,7 @@ def test_symlinks_out_of_the_corpus_are_skipped_with_a_reason(tmp_path, fake_emb
 
 
 def test_upload_refused_inline_quickly_and_parsed_once(tmp_path, fake_embedder, monkeypatch):
-    from ncpi_qa.apps import ui_uploads
+    from ncpi_qa.apps.chat import uploads as ui_uploads
     from ncpi_qa.ingest import documents
     from ncpi_qa.settings import Settings
 

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from ncpi_qa.apps.ui_server import LoginThrottle
+from ncpi_qa.apps.chat.server import LoginThrottle
 
 from .conftest import free_port
 
@@ -70,7 +70,7 @@ def test_served_app_throttles_wrong_passwords(tmp_path, monkeypatch):
     for the right password, until the wait is over."""
     import gradio as gr
 
-    from ncpi_qa.apps import ui
+    from ncpi_qa.apps.chat import app as ui
     from ncpi_qa.settings import Settings
 
     monkeypatch.setenv("NCPI_QA_LOGIN_FREE_FAILURES", "3")
@@ -102,7 +102,7 @@ def test_served_app_throttles_wrong_passwords(tmp_path, monkeypatch):
 def test_loopback_names_agree_with_the_cli(capsys):
     """One is_loopback: the launcher's check and the CLI's refusal read hosts the same way."""
     from ncpi_qa.apps import cli
-    from ncpi_qa.apps.ui_server import _host_name, check_bind, is_loopback
+    from ncpi_qa.apps.chat.server import _host_name, check_bind, is_loopback
     from ncpi_qa.errors import RemoteBindRefusedError
 
     for host in ("localhost", "localhost.", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1"):

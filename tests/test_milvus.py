@@ -325,8 +325,8 @@ def test_an_upload_through_one_replica_is_answered_by_another(tmp_path, embedder
     """Two chat holders (as two app processes would be) on one Milvus index, each with its own
     store folder; a document uploaded through A's upload handler is answered by B, which
     notices the new generation on its next question."""
-    from ncpi_qa.apps import ui_handlers as ui
-    from ncpi_qa.apps.ui_uploads import Holder, add_document
+    from ncpi_qa.apps.chat import handlers as ui
+    from ncpi_qa.apps.chat.uploads import Holder, add_document
     from ncpi_qa.index.store import build_index
     from ncpi_qa.qa.pipeline import QA
 

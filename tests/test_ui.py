@@ -16,9 +16,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ncpi_qa.apps import ui
-from ncpi_qa.apps import ui_render as R
-from ncpi_qa.apps.ui_uploads import Holder, add_document, safe_name
+from ncpi_qa.apps.chat import app as ui
+from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.uploads import Holder, add_document, safe_name
 
 Q64 = "How many inspections does the 2019 report draw on?"
 JTAI = "Who carries out joint targeted area inspections with HMICFRS?"
@@ -154,7 +154,8 @@ def test_create_app_builds_offline_without_touching_env_on_import(shipped_qa_quo
     assert theme._stylesheets == []
     assert not any(isinstance(f, gr.themes.GoogleFont) for f in theme._font + theme._font_mono)
     code = (
-        "import os; before = dict(os.environ); import ncpi_qa.apps.ui, ncpi_qa.apps.ui_render; "
+        "import os; before = dict(os.environ); "
+        "import ncpi_qa.apps.chat.app, ncpi_qa.apps.chat.render; "
         "assert dict(os.environ) == before, set(os.environ) ^ set(before)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADIO_", "HF_HUB"))}
@@ -162,7 +163,7 @@ def test_create_app_builds_offline_without_touching_env_on_import(shipped_qa_quo
 
 
 def ui_theme():
-    from ncpi_qa.apps.ui_assets import theme
+    from ncpi_qa.apps.chat.assets import theme
 
     return theme()
 
@@ -302,7 +303,7 @@ def test_copy_and_export_are_clean_text_with_quotes_and_sources():
     assert "\\[" not in text and "\\." not in text
     assert f"[1] T <script>1</script> · S <i> · p. 3 — “{quote}”" in text
     md = R.export_markdown([turn, {**turn, "q": "second", "searched": "second resolved"}])
-    from ncpi_qa.apps.ui_turns import md_escape
+    from ncpi_qa.apps.chat.turns import md_escape
 
     # the quote as the export writes it: Markdown-escaped, so document text stays inert
     assert md.startswith("# NCPI QA conversation") and md.count(f"> {md_escape(quote)}") == 2

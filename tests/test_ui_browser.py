@@ -43,7 +43,7 @@ class Slowable:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
-    from ncpi_qa.apps import ui
+    from ncpi_qa.apps.chat import app as ui
     from ncpi_qa.index.store import build_index
     from ncpi_qa.qa.pipeline import QA
     from ncpi_qa.settings import Settings

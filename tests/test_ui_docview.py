@@ -10,9 +10,9 @@ import re
 
 import numpy as np
 
-from ncpi_qa.apps import ui_render as R
-from ncpi_qa.apps.ui_pdfpage import MARK_LINE, page_image
-from ncpi_qa.apps.ui_turns import export_markdown, sanitize_turns, with_pages
+from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.pdfpage import MARK_LINE, page_image
+from ncpi_qa.apps.chat.turns import export_markdown, sanitize_turns, with_pages
 from ncpi_qa.ingest.documents import load_document
 from tests.ui_pdfs import CROSS_HEAD, CROSS_QUOTE, SECTIONS, boats, cross_pdf, outline_pdf
 

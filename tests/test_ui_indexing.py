@@ -79,7 +79,7 @@ def test_each_document_keeps_the_time_it_was_indexed(fixture_corpus, tmp_path, f
 def test_progress_and_notice_words():
     from types import SimpleNamespace
 
-    from ncpi_qa.apps import ui_indexing as IX
+    from ncpi_qa.apps.chat import indexing as IX
     from ncpi_qa.index.progress import BuildProgress
 
     p = BuildProgress("embedding", 3, 3, 67, 412, 1200, 3000, 20.4)
@@ -100,8 +100,8 @@ def test_progress_and_notice_words():
 
 @pytest.mark.slow
 def test_only_uploads_are_removed_and_moved_aside(fake_index, fake_embedder, tmp_path):
-    from ncpi_qa.apps import ui_indexing as IX
-    from ncpi_qa.apps.ui_uploads import Holder, add_document, removable, remove_document
+    from ncpi_qa.apps.chat import indexing as IX
+    from ncpi_qa.apps.chat.uploads import Holder, add_document, removable, remove_document
     from ncpi_qa.qa.pipeline import QA
 
     holder = Holder(QA(fake_index, embedder=fake_embedder))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ncpi_qa.apps import ui
-from ncpi_qa.apps.ui_server import Guard, check_bind, read_auth_file
-from ncpi_qa.apps.ui_uploads import Holder
+from ncpi_qa.apps.chat import app as ui
+from ncpi_qa.apps.chat.server import Guard, check_bind, read_auth_file
+from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.errors import RemoteBindRefusedError
 
 from .test_ui import _hostile
@@ -145,7 +145,7 @@ def test_pdf_page_is_rendered_with_the_quote_marked(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from ncpi_qa.apps.ui_pdfpage import MARK_LINE, find_quote, page_image
+    from ncpi_qa.apps.chat.pdfpage import MARK_LINE, find_quote, page_image
 
     fact = "The delta inspection of Northshire custody suites found 37 cells in use."
     pdf = tmp_path / "delta.pdf"
@@ -196,7 +196,7 @@ def test_export_files_do_not_pile_up(tmp_path):
     import time as _time
 
     turn, _, quote = _hostile()
-    from ncpi_qa.apps.ui_turns import md_escape
+    from ncpi_qa.apps.chat.turns import md_escape
 
     first = Path(ui.write_export([turn], tmp_path))
     assert md_escape(quote) in first.read_text(encoding="utf-8")  # escaped: inert in Markdown
@@ -210,7 +210,7 @@ def test_export_files_do_not_pile_up(tmp_path):
 def test_machine_names_only_for_every_interface():
     import socket
 
-    from ncpi_qa.apps.ui_server import machine_names
+    from ncpi_qa.apps.chat.server import machine_names
 
     assert machine_names("127.0.0.1") == set() and machine_names("192.0.2.7") == set()
     assert socket.gethostname().lower() in machine_names("0.0.0.0")

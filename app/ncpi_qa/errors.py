@@ -215,7 +215,8 @@ class LimitError(LoadError):
 
 
 class IndexWriterBusyError(IndexBusyError):
-    """A second build of one Milvus index: one writer at a time (its lease, index/milvus_lease.py)."""
+    """A second build of one Milvus index: one writer at a time (its lease, in
+    index/milvus_lease.py)."""
 
     code = "index_writer_busy"
 

@@ -1,7 +1,7 @@
 """The answer path's typed results, shared by the CLI, the chat app, the evals and llama-index.
 
 question -> Profile (qa.question) -> Passages (qa.retrieve) -> Candidates (qa.answer.score)
--> Answer (qa.answer.decide) -> rendered by apps/cli.py, apps/ui.py and evals/run.py.
+-> Answer (qa.answer.decide) -> rendered by apps/cli.py, apps/chat/app.py and evals/run.py.
 A Citation's ``label`` is the one place a citation is formatted for people.
 """
 

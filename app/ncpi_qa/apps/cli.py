@@ -180,7 +180,7 @@ def cmd_app(args) -> int:
         allow_remote=True if args.allow_remote else None,
         auth_file=args.auth_file,
     )
-    from ncpi_qa.apps.ui_server import is_loopback
+    from ncpi_qa.apps.chat.server import is_loopback
 
     host = args.host or s.host
     # Refuse a non-loopback address (--host or NCPI_QA_HOST) before loading Gradio; the app
@@ -190,7 +190,7 @@ def cmd_app(args) -> int:
     port = args.port or s.port
     if not 1 <= port <= 65535:
         raise BadArgumentError(f"--port must be between 1 and 65535 (got {port}), e.g. 7860.")
-    from ncpi_qa.apps.ui import launch
+    from ncpi_qa.apps.chat.app import launch
 
     try:
         launch(s, host=args.host, port=args.port)

@@ -132,7 +132,7 @@ def evaluate_followups(qa, pairs: list[Pair], log=None) -> dict:
     """Ask every pair the three ways and score them (see the module docstring); the
     follow-up is asked once more with the first turn as the chat keeps it, which must give
     the same answer."""
-    from ncpi_qa.apps.ui_turns import make_turn
+    from ncpi_qa.apps.chat.turns import make_turn
 
     log = log or (lambda m: None)
     docs, chunks_by_id = qa.store.documents, {c.chunk_id: c for c in qa.store.chunks}

@@ -1,5 +1,5 @@
 """The chat's event handlers: one ``ChatEvents`` per app, its methods plain functions over the
-live ``Holder`` (``ui_handlers`` does the work; these turn results into Gradio updates).
+live ``Holder`` (``handlers`` does the work; these turn results into Gradio updates).
 
 Imported by ``ui.create_app`` only, so gradio loads only on the path that serves the chat.
 Annotations are real objects here (no ``from __future__ import annotations``): Gradio finds
@@ -8,9 +8,9 @@ the ``gr.Request`` parameter by its annotation.
 
 import gradio as gr
 
-from ncpi_qa.apps import ui_indexing as IX
-from ncpi_qa.apps import ui_render as R
-from ncpi_qa.apps.ui_handlers import (
+from ncpi_qa.apps.chat import indexing as IX
+from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.handlers import (
     answer_turn,
     do_action,
     first_panel,
@@ -18,8 +18,8 @@ from ncpi_qa.apps.ui_handlers import (
     status_html,
     write_export,
 )
-from ncpi_qa.apps.ui_turns import with_pages
-from ncpi_qa.apps.ui_uploads import removable, remove_document
+from ncpi_qa.apps.chat.turns import with_pages
+from ncpi_qa.apps.chat.uploads import removable, remove_document
 
 
 def said(turn: dict) -> str:

@@ -92,7 +92,7 @@ def render_document(doc, start: int | None = None, end: int | None = None, page_
     """A whole document's extracted text; the quote [start:end] marked when given and valid.
     ``page_png`` is (data URI, quote marked?, first page number) of a PDF's page(s), shown
     first (two pages stacked when the quote runs over a page break)."""
-    from ncpi_qa.apps.ui_render import render_panel_empty
+    from ncpi_qa.apps.chat.render import render_panel_empty
 
     if doc is None:
         return render_panel_empty("That document is not in the index any more.")

@@ -97,7 +97,7 @@ _PAGE_SUFFIX = re.compile(r" · p\. (\d+)$")
 def with_pages(turn: dict, documents) -> dict:
     """The turn with each citation that runs over a page break labelled with both pages
     ("… · pp. 26–27") and its range kept in ``pages``; other citations as they were."""
-    from ncpi_qa.apps.ui_docview import page_label, pages_of
+    from ncpi_qa.apps.chat.docview import page_label, pages_of
 
     cites = []
     for c in turn.get("citations") or []:
@@ -186,7 +186,7 @@ def sanitize_turns(raw, max_turns: int) -> list[dict]:
 
 
 def dump_turns(turns: list) -> str:
-    """A conversation as this tab keeps it in the browser (``ui_assets.PAGE_JS``)."""
+    """A conversation as this tab keeps it in the browser (``assets.PAGE_JS``)."""
     return json.dumps(turns, ensure_ascii=False) if turns else ""
 
 

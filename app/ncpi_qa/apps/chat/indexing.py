@@ -98,7 +98,7 @@ def notice_html(holder, session: str | None) -> str:
 def run_upload(holder, path: str, name: str, session: str | None, interval: float = 0.4):
     """Index an upload in a thread; yield (panel HTML, finished?) while it runs, then the
     message. The build keeps going if the page goes away."""
-    from ncpi_qa.apps.ui_uploads import add_document, safe_name
+    from ncpi_qa.apps.chat.uploads import add_document, safe_name
 
     result: dict = {}
 

@@ -2,7 +2,7 @@
 
 Pure functions over plain data (no Gradio), so tests call them directly. Every piece of
 document text, question and title goes through ``html.escape`` before it reaches the page.
-Turns are described in ``ui_turns``.
+Turns are described in ``turns``.
 
 Clickable things carry ``data-action``: ``cite:T:N`` opens turn T's citation N, ``doc:ID``
 opens a whole document, ``fb:T:up|down`` records feedback, ``copy`` copies ``data-copy``.
@@ -13,9 +13,9 @@ from __future__ import annotations
 import html
 import re
 
-from ncpi_qa.apps.ui_docview import page_of, pages_of, render_document  # noqa: F401
-from ncpi_qa.apps.ui_indexing import render_sources  # noqa: F401
-from ncpi_qa.apps.ui_turns import (  # noqa: F401  (re-exported for the handlers and tests)
+from ncpi_qa.apps.chat.docview import page_of, pages_of, render_document  # noqa: F401
+from ncpi_qa.apps.chat.indexing import render_sources  # noqa: F401
+from ncpi_qa.apps.chat.turns import (  # noqa: F401  (re-exported for the handlers and tests)
     MAX_ITEMS,
     MAX_TEXT,
     answer_text,

@@ -1,13 +1,13 @@
 """The Gradio chat app: ask, read the answer, open each answer's own citations at their source.
 
 Offline: no share link, no analytics, no web fonts, no avatars, no CDN. All document text is
-escaped (``ui_render``). The handlers (``ui_handlers``: ``answer_turn``, ``do_action``, ...;
-``ui_uploads.add_document``) are plain functions over a ``Holder`` of the current ``QA`` and
-a list of turns (``ui_turns``), so tests call them without a server; ``create_app`` lays out
-the page (``_layout``) and wires each event (``_wire``) to a ``ui_events.ChatEvents`` method
-that turns those results into Gradio updates; ``serve``/``launch`` start it (``ui_server`` guards the HTTP side,
-``ui_assets`` holds the theme, CSS and the page scripts, ``ui_indexing`` an upload's
-progress, the notice to other users and Sources, ``ui_docview`` the whole-document view).
+escaped (``render``). The handlers (``handlers``: ``answer_turn``, ``do_action``, ...;
+``uploads.add_document``) are plain functions over a ``Holder`` of the current ``QA`` and a
+list of turns (``turns``), so tests call them without a server. ``create_app`` lays out the
+page (``_layout``) and wires each event (``_wire``) to an ``events.ChatEvents`` method that
+turns those results into Gradio updates; ``serve``/``launch`` start it (``server`` guards the
+HTTP side, ``assets`` holds the theme, CSS and page scripts, ``indexing`` an upload's
+progress, the notice to other users and Sources, ``docview`` the whole-document view).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ncpi_qa.apps import ui_indexing as IX
-from ncpi_qa.apps import ui_render as R
-from ncpi_qa.apps.ui_handlers import (  # noqa: F401  (re-exported: the app's handler API)
+from ncpi_qa.apps.chat import indexing as IX
+from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.handlers import (  # noqa: F401  (re-exported: the app's handler API)
     _holder,
     answer_turn,
     browser_secret,
@@ -30,8 +30,8 @@ from ncpi_qa.apps.ui_handlers import (  # noqa: F401  (re-exported: the app's ha
     status_html,
     write_export,
 )
-from ncpi_qa.apps.ui_server import Guard, check_bind, machine_names, read_auth_file
-from ncpi_qa.apps.ui_uploads import ALLOWED, add_document, removable, remove_document  # noqa: F401
+from ncpi_qa.apps.chat.server import Guard, check_bind, machine_names, read_auth_file
+from ncpi_qa.apps.chat.uploads import ALLOWED, add_document, removable, remove_document  # noqa: F401
 
 EXAMPLES = [
     "How many inspections does the 2019 report draw on?",
@@ -77,7 +77,7 @@ def create_app(qa):
     offline_env()
     import gradio as gr
 
-    from ncpi_qa.apps.ui_events import ChatEvents
+    from ncpi_qa.apps.chat.events import ChatEvents
 
     holder = _holder(qa)
     events = ChatEvents(holder, Path(tempfile.mkdtemp(prefix="ncpi-qa-export-")))
@@ -208,7 +208,7 @@ def serve(demo, host: str = "127.0.0.1", port: int | None = None, settings=None,
     offline_env()
     from starlette.middleware import Middleware
 
-    from ncpi_qa.apps.ui_assets import CSS, HEAD, PAGE_JS, theme
+    from ncpi_qa.apps.chat.assets import CSS, HEAD, PAGE_JS, theme
 
     settings = settings or demo.holder.qa.settings
     allowed = {host, *settings.allowed_hosts, *machine_names(host)}

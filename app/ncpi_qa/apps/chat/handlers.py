@@ -1,5 +1,5 @@
 """The chat app's handlers: plain functions over a ``Holder`` of the current ``QA`` and a
-list of turns (see ``ui_render``), called by the Gradio wiring in ``ui`` and by tests."""
+list of turns (see ``render``), called by the Gradio wiring in ``ui`` and by tests."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import secrets
 import time
 from pathlib import Path
 
-from ncpi_qa.apps import ui_render as R
-from ncpi_qa.apps.ui_uploads import Holder
+from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.errors import NcpiError
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ def pdf_page(settings, doc, cite: dict):
         path = next((p for p in corpus.rglob(doc.source) if p.is_file()), None)
     if number is None or path is None:
         return None
-    from ncpi_qa.apps.ui_pdfpage import page_image
+    from ncpi_qa.apps.chat.pdfpage import page_image
 
     rendered = page_image(path, number, cite.get("quote"))
     return None if rendered is None else (*rendered, number)
