@@ -80,41 +80,55 @@ def _config_key(model: str, chunking: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _scan(
-    corpus_dir: Path, max_file_mb: float | None = None
-) -> list[tuple[Path, str, bytes | None, str | None]]:
-    """(path, doc id, bytes, sha256) for every candidate file. Bytes are None when the file
-    cannot be used; the sha256 field then holds the reason, prefixed by "skip:"."""
+@dataclasses.dataclass(frozen=True)
+class ScanEntry:
+    """One candidate file of the corpus: its bytes and their sha256, or why it is skipped."""
+
+    path: Path
+    doc_id: str
+    data: bytes | None = None
+    sha256: str | None = None
+    skip_reason: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """What the manifest records for the file: its hash, or "skip:" and the reason (so a
+        file that becomes readable, or a limit that is raised, reads as a change)."""
+        return self.sha256 if self.skip_reason is None else f"skip:{self.skip_reason}"
+
+
+def _scan(corpus_dir: Path, max_file_mb: float | None = None) -> list[ScanEntry]:
+    """Every candidate file with its bytes, or the reason it cannot be used."""
     files = corpus_files(corpus_dir)
     ids = assign_ids(files, corpus_dir)
     out = []
     for p in files:
         why = outside_corpus(p, corpus_dir)
         if why is not None:  # a symbolic link out of the corpus is never read
-            out.append((p, ids[p], None, f"skip:{why}"))
+            out.append(ScanEntry(p, ids[p], skip_reason=why))
             continue
         try:
             size = p.stat().st_size
             why = None if max_file_mb is None else size_refusal(size, max_file_mb)
             if why is not None:
-                out.append((p, ids[p], None, f"skip:{why}"))
+                out.append(ScanEntry(p, ids[p], skip_reason=why))
                 continue
             data = p.read_bytes()
-            out.append((p, ids[p], data, file_sha256(data)))
+            out.append(ScanEntry(p, ids[p], data, file_sha256(data)))
         except OSError as e:
-            out.append((p, ids[p], None, f"skip:cannot read file ({e.strerror})"))
+            out.append(ScanEntry(p, ids[p], skip_reason=f"cannot read file ({e.strerror})"))
     return out
 
 
 def is_up_to_date(
     settings: Settings, embedder_name: str, backend: Backend | None = None
-) -> tuple[bool, dict | None, list]:
+) -> tuple[bool, dict | None, list[ScanEntry]]:
     """Cheap check (hashes only, no model, no parsing) of whether a rebuild would change nothing."""
     manifest = (backend or get_backend(settings)).read_manifest()
     scan = _scan(settings.corpus_dir, settings.max_file_mb)
     if not manifest:
         return False, None, scan
-    files = {str(p.relative_to(settings.corpus_dir)): sha for p, _, _, sha in scan}
+    files = {str(e.path.relative_to(settings.corpus_dir)): e.fingerprint for e in scan}
     same = (
         manifest.get("format_version") == FORMAT_VERSION
         and manifest.get("model") == embedder_name
@@ -218,14 +232,14 @@ def _build(
     limits = Limits.from_settings(settings)
     track = Tracker(progress)
     track(docs_total=len(scan))
-    for path, doc_id, data, sha in scan:
+    for entry in scan:
         try:
-            if data is None:
-                raise LoadError((sha or "skip:cannot read file").removeprefix("skip:"))
-            docs.append(load_document(path, doc_id, data, limits))
+            if entry.data is None:
+                raise LoadError(entry.skip_reason or "cannot read file")
+            docs.append(load_document(entry.path, entry.doc_id, entry.data, limits))
             track.read(docs[-1])
         except LoadError as e:
-            name = str(path.relative_to(corpus_dir))
+            name = str(entry.path.relative_to(corpus_dir))
             report.skipped.append((name, str(e)))
             log(f"warning: skipping {name}: {e}")
             track.read()
@@ -295,7 +309,7 @@ def _build(
     n_sentences = sum(len(per_doc[d.doc_id][2]) for d in docs)
     dim = embedder.dim if embedder is not None else int(per_doc[docs[0].doc_id][1].shape[1])
 
-    files = {str(p.relative_to(corpus_dir)): sha for p, _, _, sha in scan}
+    files = {str(e.path.relative_to(corpus_dir)): e.fingerprint for e in scan}
     new_manifest = {
         "format_version": FORMAT_VERSION,
         "model": model_name,
