@@ -8,6 +8,10 @@ A Citation's ``label`` is the one place a citation is formatted for people.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the index's chunk; schema imports nothing at run time
+    from ncpi_qa.ingest.chunking import Chunk
 
 ABSTAIN_PHRASE = "The documents don't answer this."
 
@@ -56,35 +60,49 @@ class Citation:
 
 @dataclass
 class Passage:
-    """A retrieved chunk with the scores that ranked it."""
+    """A retrieved chunk with the scores that ranked it: it wraps the index's ``Chunk`` (as
+    llama-index's ``NodeWithScore`` wraps a node) rather than copying its fields."""
 
     chunk_index: int
-    chunk_id: str
-    doc_id: str
-    title: str
-    section: str
-    page: int | None
-    start: int
-    end: int
-    text: str
+    chunk: Chunk
     score: float  # the fused score (or the single mode's)
     dense: float | None = None  # cosine similarity to the question
     bm25: float | None = None
     dense_rank: int | None = None
     bm25_rank: int | None = None
 
+    chunk_id = property(lambda self: self.chunk.chunk_id)
+    doc_id = property(lambda self: self.chunk.doc_id)
+    title = property(lambda self: self.chunk.title)
+    section = property(lambda self: self.chunk.section)
+    page = property(lambda self: self.chunk.page)
+    start = property(lambda self: self.chunk.start)
+    end = property(lambda self: self.chunk.end)
+    text = property(lambda self: self.chunk.text)
+
     @property
     def label(self) -> str:
         return citation_label(self.title, self.section, self.page)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("chunk_index")
-        d["score"] = round(self.score, 6)
-        d["similarity"] = None if self.dense is None else round(self.dense, 4)
-        d["bm25"] = None if self.bm25 is None else round(self.bm25, 4)
-        d["label"] = self.label
-        return d
+        c = self.chunk
+        return {
+            "chunk_id": c.chunk_id,
+            "doc_id": c.doc_id,
+            "title": c.title,
+            "section": c.section,
+            "page": c.page,
+            "start": c.start,
+            "end": c.end,
+            "text": c.text,
+            "score": round(self.score, 6),
+            "dense": self.dense,
+            "bm25": None if self.bm25 is None else round(self.bm25, 4),
+            "dense_rank": self.dense_rank,
+            "bm25_rank": self.bm25_rank,
+            "similarity": None if self.dense is None else round(self.dense, 4),
+            "label": self.label,
+        }
 
 
 @dataclass

@@ -97,14 +97,7 @@ class Retriever:
             out.append(
                 Passage(
                     chunk_index=i,
-                    chunk_id=c.chunk_id,
-                    doc_id=c.doc_id,
-                    title=c.title,
-                    section=c.section,
-                    page=c.page,
-                    start=c.start,
-                    end=c.end,
-                    text=c.text,
+                    chunk=c,
                     score=float(score),
                     dense=float(sim),
                     bm25=b_rank[i][1] if i in b_rank else None,
