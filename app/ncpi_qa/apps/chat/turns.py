@@ -14,6 +14,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ncpi_qa.schema import citation_label
 
@@ -118,70 +128,143 @@ def _num(value):
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _clipped(limit: int):
+    return BeforeValidator(lambda v: _clip(v, limit))
+
+
+Text = Annotated[str, _clipped(MAX_TEXT)]
+Short = Annotated[str, _clipped(300)]
+Label = Annotated[str, _clipped(600)]
+Number = Annotated[float | None, BeforeValidator(_num)]
+IntOrNone = Annotated[int | None, BeforeValidator(_int)]
+IntOrZero = Annotated[int, BeforeValidator(lambda v: _int(v, 0))]
+Flag = Annotated[bool, BeforeValidator(lambda v: v is True)]
+
+
+class CitationTurn(BaseModel):
+    """One citation of a turn, as the browser may send it back: each field checked on its
+    own (a wrong type becomes the empty value), strings cut, the answer span kept only
+    inside the quote's offsets and the page range only when it is one."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    n: int
+    doc_id: Short = ""
+    title: Short = ""
+    section: Short = ""
+    page: IntOrNone = None
+    quote: Text = ""
+    start: IntOrZero = 0
+    end: IntOrZero = 0
+    score: Number = None
+    chunk_id: Short = ""
+    label: Label = ""
+    span: list[int] | None = None
+    pages: list[int] | None = None
+
+    @field_validator("n", mode="before")
+    @classmethod
+    def _whole(cls, v):
+        if _int(v) is None:
+            raise ValueError("a citation number is a whole number")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ranges(cls, data):
+        if isinstance(data, Mapping):
+            start, end = _int(data.get("start"), 0), _int(data.get("end"), 0)
+            data = {**data, "span": _span(data.get("span"), start, end),
+                    "pages": _pages(data.get("pages"))}  # fmt: skip
+        return data
+
+
+class PassageTurn(BaseModel):
+    """One of the closest passages listed under a turn."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    chunk_id: Short = ""
+    doc_id: Short = ""
+    start: IntOrZero = 0
+    end: IntOrZero = 0
+    score: Number = None
+    similarity: Number = None
+    bm25: Number = None
+    label: Label = ""
+
+
+def _items(model, value) -> list:
+    out = []
+    for item in (value if isinstance(value, list) else [])[:MAX_ITEMS]:
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError:  # not a mapping, or no citation number: dropped
+            continue
+    return out
+
+
+class Turn(BaseModel):
+    """One question and its answer as the chat keeps it (and as a browser tab saves it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: Text
+    searched: str | None = None
+    answer: Text = ""
+    abstained: Flag = False
+    error: Flag = False
+    citations: list[CitationTurn] = []
+    passages: list[PassageTurn] = []
+    feedback: Literal["up", "down"] | None = None
+    confidence: Number = None
+    threshold: Number = None
+    indexing: str | None = None
+
+    @field_validator("q", mode="before")
+    @classmethod
+    def _asked(cls, v):
+        if not isinstance(v, str):
+            raise ValueError("a turn's question is text")
+        return v
+
+    @field_validator("searched", "indexing", mode="before")
+    @classmethod
+    def _optional_text(cls, v, info):
+        return (
+            (_clip(v, 300 if info.field_name == "indexing" else MAX_TEXT) or None)
+            if (isinstance(v, str))
+            else None
+        )
+
+    @field_validator("feedback", mode="before")
+    @classmethod
+    def _rating(cls, v):
+        return v if v in ("up", "down") else None
+
+    @field_validator("citations", mode="before")
+    @classmethod
+    def _cites(cls, v):
+        return _items(CitationTurn, v)
+
+    @field_validator("passages", mode="before")
+    @classmethod
+    def _passages(cls, v):
+        return _items(PassageTurn, v)
+
+
 def sanitize_turns(raw, max_turns: int) -> list[dict]:
-    """Turns sent back by the browser, checked field by field and bounded: anything that is
-    not the expected shape is dropped, long strings are cut, only the last turns are kept."""
+    """Turns sent back by the browser, validated as ``Turn`` models and bounded: a turn that
+    is not the expected shape is dropped, a field of the wrong type becomes its empty value,
+    long strings are cut, only the last ``max_turns`` entries are looked at."""
     if not isinstance(raw, list):
         return []
     turns = []
     for t in raw[-max_turns:]:
-        if not isinstance(t, Mapping) or not isinstance(t.get("q"), str):
+        try:
+            turns.append(Turn.model_validate(t).model_dump())
+        except ValidationError:
             continue
-        cites = []
-        for c in (t.get("citations") if isinstance(t.get("citations"), list) else [])[:MAX_ITEMS]:
-            if not isinstance(c, Mapping) or _int(c.get("n")) is None:
-                continue
-            start, end = _int(c.get("start"), 0), _int(c.get("end"), 0)
-            cites.append(
-                {
-                    "n": c["n"],
-                    "doc_id": _clip(c.get("doc_id", ""), 300),
-                    "title": _clip(c.get("title", ""), 300),
-                    "section": _clip(c.get("section", ""), 300),
-                    "page": _int(c.get("page")),
-                    "quote": _clip(c.get("quote", "")),
-                    "start": start,
-                    "end": end,
-                    "score": _num(c.get("score")),
-                    "chunk_id": _clip(c.get("chunk_id", ""), 300),
-                    "label": _clip(c.get("label", ""), 600),
-                    "span": _span(c.get("span"), start, end),
-                    "pages": _pages(c.get("pages")),
-                }
-            )
-        passages = []
-        for p in (t.get("passages") if isinstance(t.get("passages"), list) else [])[:MAX_ITEMS]:
-            if not isinstance(p, Mapping):
-                continue
-            passages.append(
-                {
-                    "chunk_id": _clip(p.get("chunk_id", ""), 300),
-                    "doc_id": _clip(p.get("doc_id", ""), 300),
-                    "start": _int(p.get("start"), 0),
-                    "end": _int(p.get("end"), 0),
-                    "score": _num(p.get("score")),
-                    "similarity": _num(p.get("similarity")),
-                    "bm25": _num(p.get("bm25")),
-                    "label": _clip(p.get("label", ""), 600),
-                }
-            )
-        searched = t.get("searched")
-        feedback = t.get("feedback")
-        turns.append(
-            {
-                "q": _clip(t["q"]),
-                "searched": _clip(searched) if isinstance(searched, str) else None,
-                "answer": _clip(t.get("answer", "")),
-                "abstained": t.get("abstained") is True,
-                "error": t.get("error") is True,
-                "citations": cites,
-                "passages": passages,
-                "feedback": feedback if feedback in ("up", "down") else None,
-                "confidence": _num(t.get("confidence")),
-                "threshold": _num(t.get("threshold")),
-                "indexing": _clip(t.get("indexing"), 300) or None,
-            }
-        )
     return turns
 
 
