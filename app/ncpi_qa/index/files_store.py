@@ -24,10 +24,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ncpi_qa.errors import IndexIncompatibleError, NoIndexError
+
+if TYPE_CHECKING:  # loaded lazily where they are used (faiss and bm25s cost import time)
+    import bm25s
+    import faiss
 from ncpi_qa.index.backend import FORMAT_VERSION, sentence_offsets
 from ncpi_qa.index.dense import FaissSearch, build_faiss
 from ncpi_qa.index.generations import (
@@ -153,8 +158,8 @@ class Store:
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     sentence_offsets: list[int]  # index of each chunk's first sentence in sentence_vectors
-    faiss_index: object  # faiss.Index (IndexFlatIP, or IndexHNSWFlat above exact_search_max)
-    bm25: object  # bm25s.BM25
+    faiss_index: faiss.Index  # IndexFlatIP, or IndexHNSWFlat above exact_search_max
+    bm25: bm25s.BM25
 
     def dense_search(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
         return FaissSearch(self.faiss_index).search(qvec, n)
