@@ -247,14 +247,13 @@ def dev_rows(root: Path) -> list[dict]:
 
 def corpus_texts(settings) -> tuple[list[str], list[str]]:
     """Exactly the texts build_index embeds (store.embed_texts): chunk texts, sentence texts."""
-    from ncpi_qa.index.store import embed_texts
-    from ncpi_qa.ingest.chunking import chunk_document
+    from ncpi_qa.index.store import chunk_for_index, embed_texts
     from ncpi_qa.ingest.documents import corpus_files, load_document
 
     chunk_texts, sent_texts = [], []
     for path in corpus_files(settings.corpus_dir):
         doc = load_document(path)
-        chunks, sents = embed_texts(doc, chunk_document(doc, settings.chunk_max_chars))
+        chunks, sents = embed_texts(doc, chunk_for_index(doc, settings))
         chunk_texts += chunks
         sent_texts += sents
     return chunk_texts, sent_texts
