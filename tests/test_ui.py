@@ -33,13 +33,14 @@ def _plain(fragment: str) -> str:
 
 @pytest.mark.slow
 def test_each_answer_keeps_its_own_citations(shipped_qa_quoting):
+    """Two answers, each with the sentence of the page that answers it (expected text from
+    corpus/ncpi-2019-commissioner-page.md), each citation opening its own quote."""
     turns, first = ui.answer_turn(shipped_qa_quoting, Q64, [])
     turns, second = ui.answer_turn(shipped_qa_quoting, JTAI, turns)
-    assert "64" in first["answer"] and first["citations"]
-    expected1 = shipped_qa_quoting.ask(Q64).to_dict()["citations"]
-    expected2 = shipped_qa_quoting.ask(JTAI).to_dict()["citations"]
-    assert [c["quote"] for c in first["citations"]] == [c["quote"] for c in expected1]
-    assert [c["quote"] for c in second["citations"]] == [c["quote"] for c in expected2]
+    assert "64" in first["answer"] and first["citations"] and second["citations"]
+    assert "gathered from all 64 inspections" in first["citations"][0]["quote"]
+    assert "launched the joint targeted area inspections (JTAI)" in second["citations"][0]["quote"]
+    assert "Ofsted" in second["citations"][0]["quote"]
     docs = shipped_qa_quoting.store.documents
     for i, turn in enumerate(turns):
         for c in turn["citations"]:
@@ -52,12 +53,10 @@ def test_each_answer_keeps_its_own_citations(shipped_qa_quoting):
             assert html.escape(turn["q"]) in panel
             assert c["doc_id"] in panel  # behind the details toggle
             assert f'data-action="cite:{i}:{c["n"]}"' in R.render_chat(turns)
-    if first["citations"][0]["quote"] != second["citations"][0]["quote"]:
-        panel = R.render_citation(turns, 0, 1, docs)
-        panel = re.sub(r"</?strong[^>]*>", "", panel)
-        assert html.escape(second["citations"][0]["quote"]) not in re.search(
-            r"<mark[^>]*>(.*?)</mark>", panel
-        ).group(1)
+    # the first answer's [1] still marks its own sentence after the second answer
+    panel = re.sub(r"</?strong[^>]*>", "", R.render_citation(turns, 0, 1, docs))
+    marked = re.search(r"<mark[^>]*>(.*?)</mark>", panel).group(1)
+    assert "64 inspections" in marked and "JTAI" not in marked
 
 
 @pytest.mark.slow
