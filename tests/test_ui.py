@@ -84,6 +84,10 @@ def test_follow_up_is_asked_with_the_earlier_turn(shipped_qa_quoting):
     assert turn["q"] == "When did they start?" and turn["searched"] is None
     assert turn["context"]["questions"] == [first]
     assert "Searching for:" not in R.render_chat(turns)
+    # what it was searched with is said, as a sentence, in the chat and after a reload
+    note = f"Searched with the earlier question “{first}” as context."
+    assert html.escape(note) in R.render_chat(turns)
+    assert html.escape(note) in R.render_chat(R.restore_turns(R.dump_turns(turns), 10))
     expected = shipped_qa_quoting.ask(
         "When did they start?", history=[shipped_qa_quoting.ask(first)]
     )

@@ -33,6 +33,8 @@ def said(turn: dict) -> str:
         text = f"Answer ready with {n} citation{'s' if n != 1 else ''}."
     if turn.get("searched"):
         text = f"Searching for: {turn['searched']}. " + text
+    if turn.get("context_note"):
+        text = f"{turn['context_note']} " + text
     if turn.get("indexing"):
         text += f" {turn['indexing']} is still being indexed: this answer does not include it."
     return text

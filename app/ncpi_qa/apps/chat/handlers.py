@@ -59,6 +59,7 @@ def answer_turn(holder, message: str | None, turns: list | None) -> tuple[list, 
         turn = R.make_turn(question, searched, answer.to_dict())
         if answer.context:
             turn["context"] = answer.context
+            turn["context_note"] = answer.context.get("note")
     except NcpiError as e:
         turn = R.make_turn(question, searched, None, f"Sorry: {e}")
     except Exception as e:  # keep the app alive; the traceback goes to the log only

@@ -64,6 +64,8 @@ def render_turn(i: int, turn: dict) -> str:
     parts.append('<div class="msg bot"><span class="who">NCPI QA</span>')
     if turn.get("searched"):
         parts.append(f'<p class="searched">Searching for: <q>{esc(turn["searched"])}</q></p>')
+    if turn.get("context_note"):  # a follow-up: what it was searched with, as a sentence
+        parts.append(f'<p class="searched">{esc(turn["context_note"])}</p>')
     cls = "answer error" if turn.get("error") else "answer"
     parts.append(f'<p class="{cls}">{_answer_html(i, turn, labels)}</p>')
     if turn.get("citations"):

@@ -220,6 +220,7 @@ class Turn(BaseModel):
     confidence: Number = None
     threshold: Number = None
     indexing: str | None = None
+    context_note: str | None = None  # a follow-up's "Searched with the earlier question …"
 
     @field_validator("q", mode="before")
     @classmethod
@@ -228,7 +229,7 @@ class Turn(BaseModel):
             raise ValueError("a turn's question is text")
         return v
 
-    @field_validator("searched", "indexing", mode="before")
+    @field_validator("searched", "indexing", "context_note", mode="before")
     @classmethod
     def _optional_text(cls, v, info):
         return (
