@@ -236,6 +236,10 @@ def test_follow_up_is_answered(page):
     # asked with the earlier turn as context (tests/test_followup.py), not rewritten
     expect(page.locator("#turn-1 .answer")).not_to_have_class("answer error")
     expect(page.locator("#turn-1 .searched")).to_have_count(0)
+    expect(page.locator("#turn-1 .context-note")).to_have_text(
+        "Searched with the earlier question “What are joint targeted area inspections?” as "
+        "context."
+    )
     # a question that is too long: the reason is shown and the text stays in the box
     box = page.get_by_label("Your question")
     box.fill("why " * 600)

@@ -65,7 +65,7 @@ def render_turn(i: int, turn: dict) -> str:
     if turn.get("searched"):
         parts.append(f'<p class="searched">Searching for: <q>{esc(turn["searched"])}</q></p>')
     if turn.get("context_note"):  # a follow-up: what it was searched with, as a sentence
-        parts.append(f'<p class="searched">{esc(turn["context_note"])}</p>')
+        parts.append(f'<p class="context-note">{esc(turn["context_note"])}</p>')
     cls = "answer error" if turn.get("error") else "answer"
     parts.append(f'<p class="{cls}">{_answer_html(i, turn, labels)}</p>')
     if turn.get("citations"):
