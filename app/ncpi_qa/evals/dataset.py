@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,25 +71,31 @@ def parse_row(obj, line: int, path) -> Row:
     return Row(obj["id"], obj["question"], answers, all_of, support, unanswerable, page, line)
 
 
-def load_dataset(path: Path) -> list[Row]:
-    path = Path(path)
+def json_lines(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) for each non-blank line of a JSON-lines file; DatasetError
+    naming the file (and the line) when it cannot be read or a line is not JSON."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise DatasetError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DatasetError(path, f"{type(e).__name__}: {e}") from None
-    rows: list[Row] = []
-    seen: dict[str, int] = {}
     for n, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
-            obj = json.loads(text)
+            yield n, json.loads(text)
         except json.JSONDecodeError as e:
             raise DatasetError(
                 path, f"line {n}: invalid JSON ({e.msg} at column {e.colno})"
             ) from None
+
+
+def load_dataset(path: Path) -> list[Row]:
+    path = Path(path)
+    rows: list[Row] = []
+    seen: dict[str, int] = {}
+    for n, obj in json_lines(path):
         row = parse_row(obj, n, path)
         if row.id in seen:
             raise DatasetError(

@@ -21,12 +21,12 @@ same candidates), which shows the ranking apart from the decision to answer.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ncpi_qa.errors import DatasetError
+from ncpi_qa.evals.dataset import json_lines
 from ncpi_qa.evals.metrics import answer_correct, citation_supports, locate_support
 
 FIELDS = ("id", "first", "followup", "full", "answers", "support")
@@ -58,18 +58,8 @@ class Pair:
 
 def load_followups(path: Path) -> list[Pair]:
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DatasetError(path, f"cannot read it ({type(e).__name__}: {e})") from None
     pairs, seen = [], set()
-    for n, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DatasetError(path, f"line {n}: invalid JSON ({e.msg})") from None
+    for n, obj in json_lines(path):
         if not isinstance(obj, dict):
             raise DatasetError(path, f"line {n}: expected a JSON object")
         unknown = sorted(set(obj) - set(FIELDS))
