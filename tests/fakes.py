@@ -29,3 +29,38 @@ class HashingEmbedder:
             norm = np.linalg.norm(out[i])
             out[i] = out[i] / norm if norm else out[i]
         return out
+
+
+def held_build(stage: str, marker, embed_share: float = 0.5):
+    """For a build in a child process (the fault-injection tests): the hashing embedder in
+    place of the model, and the build held at ``stage`` — "embedding" (after embedding a
+    share of its texts) or a ``build_index`` checkpoint step ("locked", "written",
+    "switched") — writing ``stage`` to ``marker`` and sleeping there until it is killed.
+    Returns the ``hang`` function, for a test that holds the build somewhere else."""
+    import time
+
+    import ncpi_qa.index.embedding as emb
+    import ncpi_qa.index.store as store
+
+    emb.get_embedder = lambda *a, **k: HashingEmbedder()
+
+    def hang():
+        marker.write_text(stage)
+        time.sleep(600)
+
+    if stage == "embedding":
+
+        def encode(embedder, texts, progress, log):
+            embedder.encode(texts[: max(1, int(len(texts) * embed_share))])
+            hang()
+
+        store.encode_with_eta = encode
+    else:
+
+        def checkpoint(step):
+            if step == stage:
+                hang()
+
+        real_build = store.build_index
+        store.build_index = lambda *a, **k: real_build(*a, checkpoint=checkpoint, **k)
+    return hang

@@ -28,33 +28,13 @@ import os, sys, time
 from pathlib import Path
 
 stage, marker = os.environ["FAULT_STAGE"], Path(os.environ["FAULT_MARKER"])
-import ncpi_qa.index.embedding as emb
 import ncpi_qa.index.files_store as files_store
-import ncpi_qa.index.store as store
 
-import sys as _sys
-_sys.path.insert(0, os.environ["NCPI_QA_TESTS_ROOT"])  # the child imports tests/fakes.py
-from tests.fakes import HashingEmbedder
-emb.get_embedder = lambda *a, **k: HashingEmbedder()
+sys.path.insert(0, os.environ["NCPI_QA_TESTS_ROOT"])  # the child imports tests/fakes.py
+from tests.fakes import held_build
 
-
-def hang():
-    marker.write_text(stage)
-    time.sleep(600)
-
-
-if stage == "embedding":
-    def encode(embedder, texts, progress, log):
-        embedder.encode(texts[: max(1, len(texts) // 2)])
-        hang()
-    store.encode_with_eta = encode
-elif stage in ("written", "switched"):
-    def checkpoint(step):
-        if step == stage:
-            hang()
-    real_build = store.build_index
-    store.build_index = lambda *a, **k: real_build(*a, checkpoint=checkpoint, **k)
-elif stage in ("files", "switch"):
+hang = held_build(stage, marker, embed_share=0.5)
+if stage in ("files", "switch"):
     real_replace = os.replace
 
     class Os:

@@ -196,29 +196,12 @@ def test_a_second_writer_is_refused_with_a_clear_error(fixture_corpus, fake_embe
 KILLED = r"""
 import os, sys, time
 from pathlib import Path
-import ncpi_qa.index.embedding as emb
-import ncpi_qa.index.store as store
 
 stage, marker = os.environ["FAULT_STAGE"], Path(os.environ["FAULT_MARKER"])
 sys.path.insert(0, os.environ["NCPI_QA_TESTS_ROOT"])  # the child imports tests/fakes.py
-from tests.fakes import HashingEmbedder
-emb.get_embedder = lambda *a, **k: HashingEmbedder()
+from tests.fakes import held_build
 
-def hang():
-    marker.write_text(stage)
-    time.sleep(600)
-
-if stage == "embedding":
-    def encode(embedder, texts, progress, log):
-        embedder.encode(texts[:1])
-        hang()
-    store.encode_with_eta = encode
-else:
-    def checkpoint(step):
-        if step == stage:
-            hang()
-    real_build = store.build_index
-    store.build_index = lambda *a, **k: real_build(*a, checkpoint=checkpoint, **k)
+held_build(stage, marker, embed_share=0.0)  # embedding: held after its first text
 
 from ncpi_qa.apps.cli import main
 sys.exit(main(["index"]))
