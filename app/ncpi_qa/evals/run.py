@@ -146,14 +146,7 @@ def main(args, settings) -> int:
         from ncpi_qa.evals.report import format_table
 
         print(format_table(result))
-    if not getattr(args, "gate", False):
-        return 0
-    failed = gate_failures(result, result["gate"])
-    for msg in failed:
-        _log(f"gate failed: {msg}")
-    if not failed:
-        _log("gate passed")
-    return 1 if failed else 0
+    return _gate_exit(args, result, result["gate"])
 
 
 def _followups_main(args, settings, squad_file) -> int:
@@ -185,9 +178,16 @@ def _followups_main(args, settings, squad_file) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(format_followups(result))
+    return _gate_exit(args, result, FOLLOWUP_GATE)
+
+
+def _gate_exit(args, result: dict, gate: dict) -> int:
+    """0, or (with --gate) 1 when a figure is under its gate, each failure logged."""
     if not getattr(args, "gate", False):
         return 0
-    failed = gate_failures(result, FOLLOWUP_GATE)
+    failed = gate_failures(result, gate)
     for msg in failed:
         _log(f"gate failed: {msg}")
+    if not failed:
+        _log("gate passed")
     return 1 if failed else 0
