@@ -177,11 +177,9 @@ def cold_start_app(env: dict, question: str, timeout: float = 180) -> dict:
                 errors.append(f"{name}: {type(e).__name__}: {str(e)[:120]}")
         return {"error": "no endpoint answered", "serving_s": serving, "tried": errors[:5]}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        from bench_measure import stop
+
+        stop(proc, 10)
 
 
 # ----------------------------------------------------------------------------- orchestration

@@ -13,6 +13,17 @@ import numpy as np
 from ncpi_qa.evals.metrics import locate_support, overlaps, percentile
 
 
+def stop(proc, grace: float) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it is still there after ``grace`` s."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def summarize(values) -> dict:
     """p50 / p95 / mean (2 decimals) and the count; None where there are no values."""
     return {

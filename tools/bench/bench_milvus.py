@@ -50,7 +50,7 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def phase_milvus(p: dict) -> dict:
-    from bench_measure import Meter, rate, summarize
+    from bench_measure import Meter, rate, stop, summarize
     from bench_phases import _embedder
 
     from ncpi_qa.index.store import build_index
@@ -99,9 +99,5 @@ def phase_milvus(p: dict) -> dict:
         )  # fmt: skip
         return out
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, 15)
         shutil.rmtree(work, ignore_errors=True)
