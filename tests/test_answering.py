@@ -16,7 +16,7 @@ from ncpi_qa.qa.model import STAGE2_FEATURES, load_model
 from ncpi_qa.qa.question import analyse, kind_of
 from ncpi_qa.qa.reader import Reading, best_span, reader_text
 from ncpi_qa.qa.retrieve import Retriever
-from ncpi_qa.schema import ABSTAIN_PHRASE, Candidate
+from ncpi_qa.schema import ABSTAIN_PHRASE, CLOSEST_PHRASE, Candidate
 
 from .conftest import linear_model
 
@@ -60,10 +60,25 @@ def test_best_span_keeps_order_length_and_mask():
 
 
 def test_reader_text_puts_the_heading_first_and_says_where_the_sentence_starts():
-    text, off = reader_text("  Key   findings ", "It draws on 64 inspections.")
+    # the legacy format (readers trained before the context): heading, then the sentence
+    text, off = reader_text("  Key   findings ", "It draws on 64 inspections.", fmt="heading")
     assert text == "Key findings: It draws on 64 inspections."
     assert text[off:] == "It draws on 64 inspections."
-    assert reader_text("", "Plain.") == ("Plain.", 0)
+    assert reader_text("", "Plain.", fmt="heading") == ("Plain.", 0)
+
+
+def test_reader_text_reads_the_sentence_after_its_heading_and_the_sentence_before():
+    prev = "Since 2016 HMICFRS has carried out joint targeted area inspections (JTAIs)."
+    sent = "These short, focused inspections consider the effectiveness of partnerships."
+    text, off = reader_text("Background", sent, prev)
+    assert text == f"Background: {prev} [SEP] {sent}"
+    assert text[off:] == sent
+    assert reader_text("", "Plain.") == ("[SEP] Plain.", 6)
+    # a long sentence before is cut to its end, at a word boundary
+    long_prev = "word " * 100 + "the inspections named here."
+    text, off = reader_text("", sent, long_prev)
+    assert text[off:] == sent and text.startswith("… ") and "the inspections named here." in text
+    assert len(text[:off]) < 220
 
 
 def test_span_text_is_the_document_text_of_the_span(fake_qa_parts):
@@ -146,15 +161,25 @@ def test_decide_thresholds_margins_and_cites_exact_text(fake_qa_parts):
     profile = analyse(q)
     cands, answerability = answerer.score(profile, qvec, passages)
     assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
-    text, declined, cites = answerer.decide(profile, cands, answerability, threshold=0.0)
-    assert not declined and 1 <= len(cites) <= 3
+    text, tier, cites = answerer.decide(profile, cands, answerability, threshold=0.0)
+    assert tier == "answer" and 1 <= len(cites) <= 3
     for c in cites:
         assert store.documents[c.doc_id].text[c.start : c.end] == c.quote
         assert f"“{c.quote}” [{c.n}]" in text
     assert all(c.score >= cites[0].score - 0.5 for c in cites)
-    # Above every candidate's answerability: decline, no citations.
-    text, declined, cites = answerer.decide(profile, cands, answerability, threshold=1.01)
-    assert declined and cites == [] and text == DECLINE_TEXT and text.startswith(ABSTAIN_PHRASE)
+    # Above every candidate's answerability and relevance: the none tier, no citations.
+    d = answerer.decide(profile, cands, answerability, threshold=1.01, none_threshold=1.01)
+    assert d.declined and d.tier == "none" and d.citations == []
+    assert d.text == DECLINE_TEXT and d.text.startswith(ABSTAIN_PHRASE)
+    # Below the answer threshold but relevant: the closest tier quotes the best sentence
+    # under CLOSEST_PHRASE, exactly, with one citation and no lead.
+    d = answerer.decide(profile, cands, answerability, threshold=1.01, none_threshold=0.0)
+    assert d.declined and d.tier == "closest" and len(d.citations) == 1
+    best = cands[0]
+    assert (
+        d.citations[0].quote == store.documents[d.citations[0].doc_id].text[best.start : best.end]
+    )
+    assert d.text == f"{CLOSEST_PHRASE} “{d.citations[0].quote}” [1]"
     # Margin 0 quotes only sentences tied with the best.
     _, _, cites = answerer.decide(profile, cands, answerability, threshold=0.0, margin=0.0)
     assert all(c.score == cites[0].score for c in cites)
@@ -166,14 +191,15 @@ def test_duplicate_sentences_are_quoted_once(fake_qa_parts):
     chunk = store.chunks[0]
     s, e = chunk.sentences[0]
     twice = [Candidate(0, 0, s, e, 2.0), Candidate(0, 0, s, e, 1.9)]
-    _, declined, cites = answerer.decide(analyse("anything?"), twice, 0.9, threshold=0.1)
-    assert not declined and len(cites) == 1
+    d = answerer.decide(analyse("anything?"), twice, 0.9, threshold=0.1)
+    assert not d.declined and len(d.citations) == 1
 
 
 def test_no_candidates_declines(fake_qa_parts):
     store, *_ = fake_qa_parts
     answerer = Answerer(store, linear_model({}))
-    assert answerer.decide(analyse("x?"), [], 0.0, threshold=0.0)[1] is True
+    d = answerer.decide(analyse("x?"), [], 0.0, threshold=0.0)
+    assert d.declined and d.tier == "none" and d.citations == []
 
 
 def test_answerability_is_one_minus_the_null_share():
@@ -233,3 +259,42 @@ def test_weights_roundtrip_and_clear_errors(tmp_path):
 def test_feature_groups_name_real_features():
     for cols in GROUPS.values():
         assert set(cols) <= set(FEATURES)
+
+
+JTAI = (
+    "The inspections are carried out jointly by Ofsted, the Care Quality Commission, "
+    "HMICFRS and Her Majesty's Inspectorate of Probation."
+)
+YODER = "In Wisconsin v. Yoder, 406 U.S. 205 (1972), the Court ruled for the parents."
+
+
+def _whole(sentence: str, span: str) -> bool:
+    from ncpi_qa.qa.answer import span_is_whole
+
+    a = sentence.index(span)
+    return span_is_whole(sentence, a, a + len(span))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "span", "whole"),
+    [
+        (JTAI, "Her Majesty's Inspectorate of Probation", False),  # the last of four
+        (JTAI, "the Care Quality Commission", False),  # one in the middle
+        (JTAI, "Ofsted", False),  # the first of several
+        (
+            JTAI,
+            JTAI[JTAI.index("Ofsted") : -1],  # the whole list
+            True,
+        ),
+        (YODER, "406", False),  # a volume number of a case citation
+        (YODER, "205", False),
+        (YODER, "1972", True),
+        ("The 2019 report draws on 64 inspections.", "64", True),
+        ("Since 2016, HMICFRS has published 26 reports on its findings.", "26", True),
+        ("Jane Smith, the chief inspector, wrote the foreword.", "Jane Smith", True),
+        ("See No. 3 of the schedule for the 12 forces.", "3", False),
+        ("See No. 3 of the schedule for the 12 forces.", "12", True),
+    ],
+)
+def test_a_lead_span_is_a_whole_answer(sentence, span, whole):
+    assert _whole(sentence, span) is whole

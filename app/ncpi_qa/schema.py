@@ -14,6 +14,13 @@ if TYPE_CHECKING:  # the index's chunk; schema imports nothing at run time
     from ncpi_qa.ingest.chunking import Chunk
 
 ABSTAIN_PHRASE = "The documents don't answer this."
+# The three tiers of an answer (qa/answer.py decide): each a promise measured by the evals.
+#   answer  - asserted: quotes with citations, led by the reader's span when it is the answer;
+#   closest - not asserted: the closest passage, quoted and cited, under CLOSEST_PHRASE;
+#   none    - nothing relevant: ABSTAIN_PHRASE, no citations, the closest passages kept in
+#             Answer.passages and shown under the answer.
+TIERS = ("answer", "closest", "none")
+CLOSEST_PHRASE = "The documents may not say this directly; the closest passage is"
 
 
 def citation_label(title: str, section: str = "", page: int | None = None) -> str:
@@ -117,6 +124,7 @@ class Candidate:
     score: float
     dense: float = 0.0
     span: tuple[int, int] | None = None  # the reader's answer span (document offsets)
+    span_score: float = float("inf")  # the reader's logit for that span (inf: not read)
 
 
 @dataclass
@@ -127,8 +135,11 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)  # best first
-    best_score: float | None = None
-    threshold: float | None = None
+    best_score: float | None = None  # the calibrated confidence that the answer is right
+    threshold: float | None = None  # the answer tier's threshold on best_score
+    tier: str = "answer"  # one of TIERS; abstained is True for closest and none
+    none_threshold: float | None = None  # below it (on relevance): the none tier
+    relevance: float | None = None  # the calibrated confidence that the documents are on topic
     # the follow-up written out as a sentence, only where one was made (none is: follow-ups
     # are searched with their context, not rewritten), else None
     resolved_question: str | None = None
@@ -144,8 +155,11 @@ class Answer:
             "context": self.context,
             "answer": self.text,
             "abstained": self.abstained,
+            "tier": self.tier,
             "best_score": None if self.best_score is None else round(self.best_score, 4),
             "threshold": self.threshold,
+            "relevance": None if self.relevance is None else round(self.relevance, 4),
+            "none_threshold": self.none_threshold,
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": self.timings_ms,

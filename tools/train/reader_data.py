@@ -1,4 +1,11 @@
-"""The reader's training pairs: (question, heading, sentence, label, answer span in the sentence).
+"""The reader's training pairs: (question, heading, previous sentence, sentence, label, answer
+span in the sentence).
+
+Since 2026-12-06 the reader reads each sentence with the one before it (qa/reader.py's
+"context-v1"), and SQuAD 2.0 train's own 43k unanswerable questions (rebuilt onto their
+paragraphs, shared/data/squad2's README) are joined to the v1.1 train split by context string:
+``join_unanswerable``. ``ans_keep`` keeps that share of the answerable questions, so a short
+CPU budget still sees look-alikes as often as answerable questions.
 
 From the whole SQuAD train split (v1.1, 442 articles, every question answerable), the
 unanswerable questions of the SQuAD 2.0 train-10 file, and the dev articles of the ``fit``
@@ -54,7 +61,8 @@ class Pair:
     sentence: str
     label: float
     span: tuple[int, int] | None  # the answer's [start, end) in ``sentence``
-    kind: str  # pos | para_neg | elsewhere | unans | oos
+    kind: str  # pos | para_neg | elsewhere | unans | oos | synth
+    previous: str = ""  # the sentence before ``sentence`` in its article
 
 
 def read_json(path: Path) -> list[dict]:
@@ -72,6 +80,28 @@ def _norm_offset(raw: str, i: int) -> int:
 
 def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)}
+
+
+def join_unanswerable(articles: list[dict], rebuilt: list[dict], log=print) -> int:
+    """Add the rebuilt SQuAD 2.0 unanswerable questions to the paragraphs of ``articles`` with
+    the same context string (in place); only those placed with high confidence. Returns how
+    many were joined."""
+    by_context = {}
+    for art in articles:
+        for p in art["paragraphs"]:
+            by_context[p["context"]] = p
+    joined = missing = 0
+    for art in rebuilt:
+        for p in art["paragraphs"]:
+            qas = [q for q in p["qas"] if q.get("placement_confidence", "high") == "high"]
+            target = by_context.get(p["context"])
+            if target is None:
+                missing += len(qas)
+                continue
+            target["qas"] = target["qas"] + qas
+            joined += len(qas)
+    log(f"unanswerable joined: {joined} ({missing} on paragraphs not found)")
+    return joined
 
 
 class Article:
@@ -101,6 +131,9 @@ class Article:
             for sid in self.post.get(w, ()):
                 acc[sid] += self.idf[w]
         return acc
+
+    def previous(self, sid: int) -> str:
+        return self.sents[sid - 1][1] if sid > 0 else ""
 
     def best(self, question: str, exclude_para: int | None = None, only_para: int | None = None):
         scores = self.overlap(question)
@@ -161,10 +194,20 @@ def _sentence_at(spans, pos: int) -> int | None:
 
 
 def article_pairs(
-    art: dict, rng: random.Random, others: list[Article], oos_share: float, synth_share: float = 0.0
+    art: dict,
+    rng: random.Random,
+    others: list[Article],
+    oos_share: float,
+    synth_share: float = 0.0,
+    ans_keep: float = 1.0,
+    elsewhere_share: float = 1.0,
 ):
     a = Article(art)
     out: list[Pair] = []
+
+    def pair(question, sid, label, span, kind, art_: Article = a) -> Pair:
+        return Pair(question, art_.title, art_.sents[sid][1], label, span, kind, art_.previous(sid))
+
     for pi, p in enumerate(art["paragraphs"]):
         ctx, spans, first = a.paras[pi]
         for q in p["qas"]:
@@ -172,6 +215,8 @@ def article_pairs(
             if not question:
                 continue
             impossible = bool(q.get("is_impossible"))
+            if not impossible and ans_keep < 1.0 and rng.random() >= ans_keep:
+                continue
             taken: set[int] = set()
             if not impossible:
                 ans = q["answers"][0]
@@ -182,25 +227,24 @@ def article_pairs(
                     continue
                 ss, se = spans[k]
                 span = (s0 - ss, min(e0, se) - ss) if e0 <= se else None
-                out.append(Pair(question, a.title, ctx[ss:se], 1.0, span, "pos"))
+                out.append(pair(question, first + k, 1.0, span, "pos"))
                 taken.add(first + k)
                 if synth_share and rng.random() < synth_share:
                     fake = perturb(question, ctx[ss:se], ans["text"], a, rng)
                     if fake:
-                        out.append(Pair(fake, a.title, ctx[ss:se], 0.0, None, "synth"))
+                        out.append(pair(fake, first + k, 0.0, None, "synth"))
                 for sid in a.best(question, only_para=pi):
                     if sid not in taken:
-                        out.append(Pair(question, a.title, a.sents[sid][1], 0.0, None, "para_neg"))
+                        out.append(pair(question, sid, 0.0, None, "para_neg"))
                         break
             else:
                 n_neg = 2
-                for pl in q.get("plausible_answers") or []:
+                plausible = q.get("plausible_answers") or q.get("plausible_answers_approx") or []
+                for pl in plausible:
                     k = _sentence_at(spans, _norm_offset(p["context"], pl["answer_start"]))
                     if k is not None:
                         taken.add(first + k)
-                        out.append(
-                            Pair(question, a.title, a.sents[first + k][1], 0.0, None, "unans")
-                        )
+                        out.append(pair(question, first + k, 0.0, None, "unans"))
                         n_neg -= 1
                         break
                 for sid in a.best(question, only_para=pi):
@@ -208,28 +252,35 @@ def article_pairs(
                         break
                     if sid not in taken:
                         taken.add(sid)
-                        out.append(Pair(question, a.title, a.sents[sid][1], 0.0, None, "unans"))
+                        out.append(pair(question, sid, 0.0, None, "unans"))
                         n_neg -= 1
-            for sid in a.best(question, exclude_para=pi):
-                out.append(Pair(question, a.title, a.sents[sid][1], 0.0, None, "elsewhere"))
-                break
+            if rng.random() < elsewhere_share:
+                for sid in a.best(question, exclude_para=pi):
+                    out.append(pair(question, sid, 0.0, None, "elsewhere"))
+                    break
             if others and rng.random() < oos_share:
                 o = rng.choice(others)
                 for sid in o.best(question):
-                    out.append(Pair(question, o.title, o.sents[sid][1], 0.0, None, "oos"))
+                    out.append(pair(question, sid, 0.0, None, "oos", o))
                     break
     return a, out
 
 
 def build_pairs(
-    articles: list[dict], seed: int, oos_share: float = 0.1, log=print, synth_share: float = 0.0
+    articles: list[dict],
+    seed: int,
+    oos_share: float = 0.1,
+    log=print,
+    synth_share: float = 0.0,
+    ans_keep: float = 1.0,
+    elsewhere_share: float = 1.0,
 ) -> list[Pair]:
     """All pairs of ``articles``, shuffled with ``seed`` (any prefix is a fair sample)."""
     rng = random.Random(seed)
     pairs: list[Pair] = []
     recent: list[Article] = []
     for n, art in enumerate(articles):
-        a, ps = article_pairs(art, rng, recent, oos_share, synth_share)
+        a, ps = article_pairs(art, rng, recent, oos_share, synth_share, ans_keep, elsewhere_share)
         pairs += ps
         recent = (recent + [a])[-8:]
         if (n + 1) % 100 == 0:

@@ -24,11 +24,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reader_data import build_pairs, read_json
+from reader_data import build_pairs, join_unanswerable, read_json
 from train_data import log
 
 from ncpi_qa.evals import squad
-from ncpi_qa.qa.reader import READER, make_tokenizer, reader_text, sentence_token_mask
+from ncpi_qa.qa.reader import (
+    CONTEXT_FORMAT,
+    READER,
+    make_tokenizer,
+    reader_text,
+    sentence_token_mask,
+)
 from ncpi_qa.settings import project_root
 
 DATA = project_root().parent / "shared" / "data" / "squad2"
@@ -36,8 +42,11 @@ SEED = 20261202
 FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 
 
-def load_articles(data: Path) -> list[dict]:
+def load_articles(data: Path, unanswerable: bool = True) -> list[dict]:
     train = read_json(data / "train-v1.1-answerable-from-squad-explorer.json.gz")
+    rebuilt = data / "train-v2.0-unanswerable-rebuilt.json.gz"
+    if unanswerable and rebuilt.exists():  # SQuAD 2.0 train's real look-alikes
+        join_unanswerable(train, read_json(rebuilt), log=log)
     t10 = read_json(data / "train-v2.0-10-articles.json")
     # train-10's unanswerable questions only: its answerable ones are in the v1.1 file.
     for art in t10:
@@ -52,7 +61,7 @@ def load_articles(data: Path) -> list[dict]:
 
 def tokenize(pairs, tok):
     """Token ids, type ids and the span's token positions (-1: none / not trained)."""
-    texts = [reader_text(p.heading, p.sentence) for p in pairs]
+    texts = [reader_text(p.heading, p.sentence, p.previous, CONTEXT_FORMAT) for p in pairs]
     encs = tok.encode_batch([(p.question, t) for p, (t, _) in zip(pairs, texts, strict=True)])
     rows = []
     for p, (_, off), e in zip(pairs, texts, encs, strict=True):
@@ -152,6 +161,12 @@ def main(argv=None) -> int:
         help="share of answerable questions that also get a synthetic look-alike (reader_data)",
     )  # fmt: skip
     ap.add_argument("--head-lr-mult", type=float, default=10.0, help="heads' lr over the body's")
+    ap.add_argument(
+        "--ans-keep", type=float, default=1.0,
+        help="share of answerable questions kept (0.5: about as many as look-alikes)",
+    )  # fmt: skip
+    ap.add_argument("--elsewhere-share", type=float, default=1.0)
+    ap.add_argument("--no-unanswerable", action="store_true", help="v1.1 train only")
     args = ap.parse_args(argv)
     import torch
 
@@ -163,7 +178,14 @@ def main(argv=None) -> int:
     base = model_path(BUNDLED)
     args.work.mkdir(parents=True, exist_ok=True)
     t_data = time.perf_counter()
-    pairs = build_pairs(load_articles(args.data), args.seed, log=log, synth_share=args.synth_share)
+    pairs = build_pairs(
+        load_articles(args.data, not args.no_unanswerable),
+        args.seed,
+        log=log,
+        synth_share=args.synth_share,
+        ans_keep=args.ans_keep,
+        elsewhere_share=args.elsewhere_share,
+    )
     kinds = {k: sum(p.kind == k for p in pairs) for k in sorted({p.kind for p in pairs})}
     rows = tokenize(pairs, make_tokenizer(base))
     order = batches(rows, args.batch, args.seed)
@@ -200,6 +222,9 @@ def main(argv=None) -> int:
         "device": args.device,
         "synth_share": args.synth_share,
         "init": str(args.init or ""),
+        "reader_format": CONTEXT_FORMAT,
+        "ans_keep": args.ans_keep,
+        "unanswerable": not args.no_unanswerable,
     }
     t_last, t_ckpt, window = time.perf_counter(), time.perf_counter(), []
     model.bert.train()

@@ -100,7 +100,7 @@ def _outcome(qa, answer, pair: Pair, spans, chunks_by_id) -> dict:
     right = not answer.abstained and answer_correct(answer.text, pair.answers)
     text, _, cites = qa.answerer.decide(
         analyse(answer.question), answer.candidates, float("inf"), threshold=float("-inf")
-    )
+    )  # forced to answer: how often the quoted sentence is right
     cited = [c.to_dict() for c in answer.citations]
     return {
         "answer": answer.text,

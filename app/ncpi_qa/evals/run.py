@@ -70,8 +70,8 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
         outcomes = []
         for profile, candidates, answerability in replay:
             score = answerability if answerability is not None else float("-inf")
-            text, declined, cites = answerer.decide(profile, candidates, score, t)
-            outcomes.append((declined, text, len(cites)))
+            d = answerer.decide(profile, candidates, score, t)
+            outcomes.append((d.declined, d.text, len(d.citations)))
         sweep.append(sweep_point(t, rows, outcomes, configured))
     result.update(
         {

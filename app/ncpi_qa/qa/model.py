@@ -90,6 +90,13 @@ class AnswerModel:
     read_top: int = 12
     calibration: tuple[float, float] = (1.0, 0.0)
     meta: dict = field(default_factory=dict)
+    # the none tier's threshold on relevance (None: the answer threshold, i.e. no closest tier)
+    none_tier: float | None = None
+    span_min: float = float("-inf")  # the reader's span logit a lead span needs
+
+    @property
+    def none_threshold(self) -> float:
+        return self.threshold if self.none_tier is None else self.none_tier
 
     def answerability(self, logits: np.ndarray) -> float:
         """The calibrated confidence that the best candidate answers (0 with none)."""
@@ -111,6 +118,8 @@ class AnswerModel:
             "null_score": self.null_score,
             "threshold": self.threshold,
             "margin": self.margin,
+            "none_threshold": self.none_tier,
+            "span_min": None if self.span_min == float("-inf") else self.span_min,
             "meta": self.meta,
         }
 
@@ -125,6 +134,8 @@ class AnswerModel:
             threshold=float(d["threshold"]),
             margin=float(d["margin"]),
             meta=d.get("meta", {}),
+            none_tier=d.get("none_threshold"),
+            span_min=float("-inf") if d.get("span_min") is None else float(d["span_min"]),
         )
 
     def save(self, path: Path = WEIGHTS) -> None:

@@ -1,9 +1,13 @@
 """The reader: a MiniLM fine-tuned here, from all-MiniLM-L6-v2's weights, on SQuAD (the whole
 train split plus dev articles split off by title; tools/train/train_reader.py).
 
-It reads the question together with one candidate sentence (after the heading it sits under)
-and gives two things: a logit that the sentence answers the question, from the [CLS] token,
-and the answer's span inside the sentence, from per-token start/end logits (as a SQuAD
+It reads the question together with one candidate sentence *in its context*: the heading it
+sits under and the sentence before it (format "context-v1": ``heading: previous [SEP]
+sentence``), so that "These short, focused inspections consider ..." is read as being about
+the inspections the sentence before it names. Readers trained before the context was added
+(format "heading": ``heading: sentence``) still load: the format is read from the weights'
+own metadata. It gives two things: a logit that the sentence answers the question, from the
+[CLS] token, and the answer's span inside the sentence, from per-token start/end logits (as a SQuAD
 reader does, restricted to the sentence). Weights ship as float16 safetensors in
 ``weights/reader.safetensors`` and run with the lean BERT forward pass of index/minilm.py, so
 the ask path never imports sentence-transformers or transformers.
@@ -20,15 +24,33 @@ import numpy as np
 from ncpi_qa.errors import AnswererWeightsError
 
 READER = Path(__file__).with_name("weights") / "reader.safetensors"
-MAX_TOKENS = 160  # question + heading + sentence; longer sentences are cut at the end
+MAX_TOKENS = 192  # question + heading + previous sentence + sentence; cut at the end
 MAX_SPAN_TOKENS = 30
 HEADING_CHARS = 80
+PREVIOUS_CHARS = 200  # the end of the sentence before, cut at a word boundary
+CONTEXT_FORMAT = "context-v1"
+LEGACY_FORMAT = "heading"
 
 
-def reader_text(heading: str, sentence: str) -> tuple[str, int]:
+def _tail(text: str, limit: int) -> str:
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    space = cut.find(" ")
+    return "… " + (cut[space + 1 :] if 0 <= space < limit // 2 else cut)
+
+
+def reader_text(
+    heading: str, sentence: str, previous: str = "", fmt: str = CONTEXT_FORMAT
+) -> tuple[str, int]:
     """The second segment the reader sees, and where the sentence starts in it."""
     heading = " ".join((heading or "").split())[:HEADING_CHARS]
-    prefix = f"{heading}: " if heading else ""
+    if fmt == LEGACY_FORMAT:
+        prefix = f"{heading}: " if heading else ""
+    else:
+        prev = _tail(previous, PREVIOUS_CHARS)
+        prefix = " ".join(x for x in (f"{heading}:" if heading else "", prev, "[SEP]") if x) + " "
     return prefix + sentence, len(prefix)
 
 
@@ -90,19 +112,24 @@ class Reader:
         self.torch = torch
         self.enc = MiniLMEncoder(base, max_seq_length=MAX_TOKENS)
         self.tok = make_tokenizer(base)
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        self.format = meta.get("reader_format", LEGACY_FORMAT)
         weights = {k: v.float() for k, v in load_file(str(path)).items()}
         self.cls_w, self.cls_b = weights.pop("cls.weight"), weights.pop("cls.bias")
         self.span_w, self.span_b = weights.pop("span.weight"), weights.pop("span.bias")
         self.enc.w = weights
 
     def read(
-        self, question: str, items: list[tuple[str, str]], batch_size: int = 16
+        self, question: str, items: list[tuple[str, str, str]], batch_size: int = 16
     ) -> list[Reading]:
-        """One Reading per (heading, sentence)."""
+        """One Reading per (heading, previous sentence, sentence)."""
         if not items:
             return []
         torch = self.torch
-        texts = [reader_text(h, s) for h, s in items]
+        texts = [reader_text(h, s, prev, self.format) for h, prev, s in items]
         encs = self.tok.encode_batch([(question, t) for t, _ in texts])
         out: list[Reading | None] = [None] * len(items)
         order = sorted(range(len(items)), key=lambda i: -len(encs[i].ids))
