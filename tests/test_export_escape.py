@@ -56,11 +56,44 @@ def _html(markdown: str) -> str:
     return f"<!doctype html><html><head><meta charset='utf-8'></head><body>{body}</body></html>"
 
 
+def _text(html: str) -> str:
+    """What a reader of the rendered Markdown sees: the text, entities decoded."""
+    import html as H
+
+    return H.unescape(re.sub(r"<[^>]+>", "", html))
+
+
 def test_escaped_text_reads_back_as_itself():
     for p in PAYLOADS:
         html = _html(md_escape(p))
         tags = set(re.findall(r"<(/?[a-zA-Z]+)", html))
         assert tags <= {"html", "/html", "head", "/head", "meta", "body", "/body", "p", "/p"}, html
+        one_line = " ".join(p.split("\n\n"))
+        assert " ".join(_text(html).split()) == " ".join(one_line.split()), html
+
+
+# issue 26 item 8: words a report prints that the export used to write as &quot; \( \`
+PRINTED = [
+    '"Wise up or die."',
+    "the years (936–1013) of the reign",
+    "what they called `simples’ at the time",
+    "a *starred* note & <angle> brackets, 3 # 4 | 5 ~ 6 _under_ [1]",
+    "``` a fence ``` inside the quote",
+]
+
+
+def test_quotes_are_exported_as_printed_raw_and_rendered():
+    for words in PRINTED:
+        turn = {"q": "Q?", "answer": f"“{words}” [1]",
+                "citations": [{"n": 1, "doc_id": "d", "title": "T", "section": "", "page": 2,
+                               "quote": words, "start": 0, "end": len(words)}]}  # fmt: skip
+        md = export_markdown([turn])
+        raw = md.splitlines()
+        assert f"> {words}" in raw, md  # pasted into an email: the words, unchanged
+        assert f"“{words}” [1]" in raw, md  # the answer too
+        assert "&quot;" not in md and "\\(" not in md and "\\`" not in md
+        rendered = _text(_html(md))
+        assert f"{words}\n" in rendered and f"“{words}” [1]" in rendered, rendered
 
 
 def test_export_rendered_in_chromium_has_no_injected_element_or_handler(tmp_path: Path):
@@ -93,7 +126,9 @@ def test_export_rendered_in_chromium_has_no_injected_element_or_handler(tmp_path
     assert found["pwned"] is None
     assert found["handlers"] == [] and found["links"] == []
     # only what the export's own Markdown makes: headings, paragraphs, bold, emphasis, quotes
-    assert set(found["tags"]) <= {"H1", "H2", "P", "STRONG", "EM", "BLOCKQUOTE", "BR"}, found
+    # and the fenced blocks that hold answers and quotes verbatim
+    allowed = {"H1", "H2", "P", "STRONG", "EM", "BLOCKQUOTE", "BR", "PRE", "CODE"}
+    assert set(found["tags"]) <= allowed, found
     # the hostile text is still there, as text
     assert "<img src=x onerror=" in found["text"]
     assert "[click](javascript:" in found["text"]

@@ -125,7 +125,8 @@ def test_open_document_at_the_quote_and_sources_list(shipped_qa_quoting):
     )
     for d in shipped_qa_quoting.store.manifest["documents"]:
         assert f'data-action="doc:{d["doc_id"]}"' in listing
-        assert html.escape(d["title"]) in listing and f"<td>{d['n_chunks']}</td>" in listing
+        assert html.escape(d["title"]) in listing
+        assert f'<td data-label="Chunks">{d["n_chunks"]}</td>' in listing
         stamp = d["indexed_at"]  # each document's own time, e.g. 2026-11-30T03:06:59Z
         assert f'<time datetime="{stamp}">{stamp[:10]} {stamp[11:19]} UTC</time>' in listing
 
@@ -283,7 +284,7 @@ def test_hostile_text_is_escaped_everywhere():
         R.render_citation([turn], 0, 1, docs),
         R.render_document(docs["evil"], turn["citations"][0]["start"], turn["citations"][0]["end"]),
         R.render_sources(manifest, docs),
-        R.render_closest([turn], 0, docs),
+        R.render_closest([turn], 0, 0, docs),
     ]
     for out in outs:
         for tag in ("<script", "<img", "<iframe", "<b>", "<i>"):
@@ -306,10 +307,9 @@ def test_copy_and_export_are_clean_text_with_quotes_and_sources():
     assert "\\[" not in text and "\\." not in text
     assert f"[1] T <script>1</script> · S <i> · p. 3 — “{quote}”" in text
     md = R.export_markdown([turn, {**turn, "q": "second", "searched": "second resolved"}])
-    from ncpi_qa.apps.chat.turns import md_escape
-
-    # the quote as the export writes it: Markdown-escaped, so document text stays inert
-    assert md.startswith("# NCPI QA conversation") and md.count(f"> {md_escape(quote)}") == 2
+    # the quote as the document prints it, in a fenced block inside the blockquote
+    assert md.startswith("# NCPI QA conversation")
+    assert md.count(f"> ```text\n> {quote}\n> ```") == 2
     assert "*Searching for: second resolved*" in md and "characters" in md
 
 

@@ -83,6 +83,7 @@ def test_export_keeps_every_line_of_a_quote_in_its_blockquote():
             "section": "", "page": None, "quote": quote, "start": 0, "end": 5}]}  # fmt: skip
     md = export_markdown([turn]).splitlines()
     at = next(i for i, line in enumerate(md) if line.startswith("> First line"))
-    block = md[at : at + 5]
-    assert block == ["> First line", "> second line", "> third", "> ", "> after a blank line"]
-    assert md[at + 5 : at + 6] in ([], [""])  # the blockquote ends with the quote
+    block = md[at - 1 : at + 6]
+    assert block == ["> ```text", "> First line", "> second line", "> third", ">",
+                     "> after a blank line", "> ```"]  # fmt: skip
+    assert md[at + 6 : at + 7] in ([], [""])  # the blockquote ends with the quote

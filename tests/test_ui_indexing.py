@@ -82,10 +82,18 @@ def test_progress_and_notice_words():
     from ncpi_qa.apps.chat import indexing as IX
     from ncpi_qa.index.progress import BuildProgress
 
+    # the rebuild reads 3 files, 2 already indexed (43 pages, 268 chunks): the upload's own
+    # figures are what is left, 24 pages and 144 chunks
+    reading = BuildProgress("reading", 1, 3, 10, 50)
+    indexing = {"name": "report.pdf", "session": "s1", "started": time.time() - 5,
+                "progress": reading, "base": (2, 43, 268)}  # fmt: skip
+    assert IX.progress_text(indexing).startswith(
+        "Indexing report.pdf: reading the files (1 of 3, with the 2 documents already indexed)"
+    )
     p = BuildProgress("embedding", 3, 3, 67, 412, 1200, 3000, 20.4)
-    indexing = {"name": "report.pdf", "session": "s1", "started": time.time() - 5, "progress": p}
+    indexing["progress"] = p
     text = IX.progress_text(indexing)
-    assert text.startswith("Indexing report.pdf: read 3 of 3 documents (67 pages, 412 chunks)")
+    assert text.startswith("Indexing report.pdf: read (24 pages, 144 chunks)"), text
     assert "embedded 1,200 of 3,000 texts" in text and "about 20 s left" in text
     assert 'value="48"' in IX.progress_html(indexing)  # 20 + 70 * 1200 / 3000
     holder = SimpleNamespace(indexing=indexing, added=None)
@@ -94,7 +102,12 @@ def test_progress_and_notice_words():
     assert "Your file report.pdf is being indexed" in IX.notice_html(holder, "s1")
     holder.indexing, holder.added = None, ("report.pdf", time.time())
     assert "report.pdf was added: answers include it now" in IX.notice_html(holder, "s2")
+    holder.removed = ("old.pdf", time.time() + 1)  # the newest of the two is said
+    assert "old.pdf was removed from the index: answers no longer include it" in (
+        IX.notice_html(holder, "s2")
+    )
     holder.added = ("report.pdf", time.time() - IX.ADDED_NOTICE_S - 1)
+    holder.removed = ("old.pdf", time.time() - IX.ADDED_NOTICE_S - 1)
     assert IX.notice_html(holder, "s2") == '<p class="notice" role="status"></p>'
 
 
@@ -110,8 +123,14 @@ def test_only_uploads_are_removed_and_moved_aside(fake_index, fake_embedder, tmp
     src = tmp_path / "up" / "ferry-notes.txt"
     src.parent.mkdir()
     src.write_text("Ferry notes\n\nThe ferry ran 14 times on Sunday.\n")
-    assert add_document(holder, str(src), src.name).startswith("Added ferry-notes.txt")
+    added = add_document(holder, str(src), src.name)
     docs = holder.qa.store.documents
+    # the file's own chunks (as Sources lists them), then the index's documents
+    own = next(d for d in holder.qa.store.manifest["documents"] if d["doc_id"] == "ferry-notes")
+    n_docs = len(holder.qa.store.manifest["documents"])
+    assert added == (f"Added ferry-notes.txt: {own['n_chunks']} chunk"
+                     f"{'s' if own['n_chunks'] != 1 else ''}. The index now holds {n_docs} "
+                     "documents. You can ask about it now."), added  # fmt: skip
     assert removable(fake_index, docs) == {"ferry-notes"}
     sources = IX.render_sources(holder.qa.store.manifest, docs, removable(fake_index, docs))
     assert sources.count('class="remove"') == 1 and "ferry-notes.txt" in sources
@@ -119,7 +138,8 @@ def test_only_uploads_are_removed_and_moved_aside(fake_index, fake_embedder, tmp
     said = remove_document(holder, "fixture-notes")
     assert "not added through the chat" in said and (corpus / "fixture-notes.txt").exists()
     said = remove_document(holder, "ferry-notes")
-    assert said.startswith("Removed Ferry notes (ferry-notes.txt) from the index"), said
+    assert said.startswith("Removed Ferry notes (ferry-notes.txt) from the index: "
+                           f"{n_docs - 1} documents are indexed now."), said  # fmt: skip
     assert sorted(p.name for p in corpus.iterdir()) == shipped
     aside = list((fake_index.store_dir / "removed").glob("*-ferry-notes.txt"))
     assert [a.read_text() for a in aside] == [src.read_text()]

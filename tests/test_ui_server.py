@@ -196,10 +196,9 @@ def test_export_files_do_not_pile_up(tmp_path):
     import time as _time
 
     turn, _, quote = _hostile()
-    from ncpi_qa.apps.chat.turns import md_escape
-
     first = Path(ui.write_export([turn], tmp_path))
-    assert md_escape(quote) in first.read_text(encoding="utf-8")  # escaped: inert in Markdown
+    # verbatim inside its fenced quote, where Markdown reads nothing as markup
+    assert f"> ```text\n> {quote}\n> ```" in first.read_text(encoding="utf-8")
     old = _time.time() - 2 * 3600
     os.utime(first, (old, old))
     second = Path(ui.write_export([turn], tmp_path))

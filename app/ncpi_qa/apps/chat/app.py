@@ -113,6 +113,7 @@ class Widgets:
     action: object
     action_btn: object
     timer: object
+    sources_key: object
 
 
 def _layout(gr, holder, events) -> Widgets:
@@ -130,7 +131,7 @@ def _layout(gr, holder, events) -> Widgets:
             status = gr.HTML(status_html(""), elem_id="status")
             with gr.Row():
                 box = gr.Textbox(
-                    label="Your question", placeholder="Ask a question about the documents…",
+                    label="Your question", placeholder="Ask about the documents…",
                     elem_id="question", lines=1, max_lines=4, scale=5,
                     max_length=settings.max_question_chars * 2,
                 )  # fmt: skip
@@ -165,7 +166,7 @@ def _layout(gr, holder, events) -> Widgets:
     action_btn = gr.Button("run action", visible="hidden", elem_id="ncpi-action-btn")
     return Widgets(turns, saved, notice, chat, status, box, ask, clear, export, examples, tabs,
                    panel, sources, upload, upload_status, action, action_btn,
-                   gr.Timer(NOTICE_EVERY_S))  # fmt: skip
+                   gr.Timer(NOTICE_EVERY_S), gr.State(events.sources_key()))  # fmt: skip
 
 
 def _wire(gr, demo, w: Widgets, ev) -> None:
@@ -184,7 +185,8 @@ def _wire(gr, demo, w: Widgets, ev) -> None:
     w.saved.change(None, [w.saved], None, js=SAVE_JS, queue=False, **quiet)
     w.action_btn.click(
         ev.action, [w.action, w.turns],
-        [w.panel, w.tabs, w.turns, w.chat, w.saved, w.status, w.action, w.sources],
+        [w.panel, w.tabs, w.turns, w.chat, w.saved, w.status, w.action, w.sources,
+         w.sources_key],
         js="(a, t) => [window.__ncpiAction || a, t]", queue=False, **private,
     )  # fmt: skip
     w.clear.click(
@@ -192,12 +194,14 @@ def _wire(gr, demo, w: Widgets, ev) -> None:
         queue=False, **private,
     )  # fmt: skip
     demo.load(
-        ev.load, [w.saved], [w.turns, w.chat, w.sources, w.export, w.notice], js=LOAD_JS,
+        ev.load, [w.saved], [w.turns, w.chat, w.sources, w.export, w.notice, w.sources_key],
+        js=LOAD_JS,
         **private,
     )  # fmt: skip
-    w.timer.tick(ev.tick, None, [w.notice], queue=False, **private)
+    w.timer.tick(ev.tick, [w.sources_key], [w.notice, w.sources, w.sources_key], queue=False,
+                 **private)  # fmt: skip
     w.upload.upload(
-        ev.upload, [w.upload], [w.upload_status, w.sources, w.upload],
+        ev.upload, [w.upload], [w.upload_status, w.sources, w.upload, w.sources_key],
         concurrency_limit=1, **private,
     )  # fmt: skip
 

@@ -12,6 +12,8 @@ sent.
 
 from __future__ import annotations
 
+from ncpi_qa.apps.chat.pagejs import PAGE_JS  # noqa: F401  (served after HEAD)
+
 
 def theme():
     """System fonts only (the default theme's web fonts would be a fetch), AA colours."""
@@ -94,6 +96,7 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
 #notice .notice { margin: 0.2rem 0; padding: 0.3rem 0.6rem; border-radius: 6px;
   background: #fef3c7; color: #111827; border: 1px solid #d97706; font-size: 0.9rem; }
 #notice .notice.added { background: #dcfce7; border-color: #15803d; }
+#notice .notice.removed { background: #e0e7ff; border-color: #4338ca; }
 #chatlog .note.indexing { color: #92400e; }
 .upload-progress progress { width: 100%; height: 0.8rem; }
 .upload-progress .status { margin-bottom: 0.2rem; }
@@ -114,7 +117,47 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
   margin: 0 0.3rem; padding: 0 0.3rem; font-size: 0.75rem; color: #374151;
   border: 1px solid #9ca3af; border-radius: 4px; }
 .ncpi-panel .anchor:focus, .ncpi-panel .page-start:focus { outline: 2px solid #1d4ed8; }
+#chatlog .tier-label { margin: 0.2rem 0 0; font-size: 0.85rem; font-weight: 600;
+  color: #4b5563; }
+#chatlog .answer.tier-closest, #chatlog .answer.tier-none { color: #374151;
+  border-left: 3px dashed #9ca3af; padding-left: 0.5rem; }
+#chatlog .answer.tier-closest { font-style: italic; }
+#chatlog .closest-list ol { list-style: none; padding: 0; margin: 0.3rem 0;
+  display: flex; flex-direction: column; gap: 0.3rem; }
+#chatlog button.near { display: block; width: 100%; text-align: left; cursor: pointer;
+  border: 1px solid #9ca3af; background: #ffffff; color: #111827; border-radius: 8px;
+  padding: 0.3rem 0.5rem; font: inherit; font-size: 0.9rem; }
+#chatlog button.near:hover, #chatlog button.near:focus { background: #eff6ff;
+  border-color: #1d4ed8; }
+#chatlog .near-label { display: block; font-weight: 600; color: #1e3a8a; }
+#chatlog .excerpt { display: block; color: #374151; }
+.ncpi-panel .tier-label { color: #374151; font-size: 0.9rem; font-weight: 600; }
+.ncpi-panel .page-image .page-scroll { max-height: 45vh; overflow: auto; }
+.ncpi-panel .page-image button.zoom { border: 1px solid #6b7280; background: #ffffff;
+  color: #111827; border-radius: 6px; padding: 0.1rem 0.5rem; cursor: pointer;
+  margin: 0.2rem 0; }
+.ncpi-panel .page-image.zoomed { position: fixed; inset: 0; z-index: 1000; margin: 0;
+  background: #f3f4f6; overflow: auto; padding: 0.5rem; }
+.ncpi-panel .page-image.zoomed button.zoom { position: sticky; top: 0; left: 0; z-index: 1; }
+.ncpi-panel .page-image.zoomed .page-scroll { max-height: none; overflow: visible; }
+.ncpi-panel .page-image.zoomed img { max-width: none; }
+.ncpi-panel .sources-view .file { overflow-wrap: anywhere; }
+.ncpi-panel .sources-view .said { margin: 0.2rem 0 0.4rem; padding: 0.3rem 0.5rem;
+  border-radius: 6px; background: #fef3c7; border: 1px solid #d97706; }
+@media (min-width: 900px) {
+  #side-column { position: sticky; top: 0.5rem; align-self: flex-start;
+    max-height: calc(100vh - 1rem); overflow-y: auto; }
+}
 @media (max-width: 640px) {
+  .ncpi-panel .sources-view table, .ncpi-panel .sources-view tbody,
+  .ncpi-panel .sources-view tr, .ncpi-panel .sources-view td { display: block; width: 100%; }
+  .ncpi-panel .sources-view thead { position: absolute; width: 1px; height: 1px;
+    overflow: hidden; clip: rect(0, 0, 0, 0); }
+  .ncpi-panel .sources-view tr { border: 1px solid #d1d5db; border-radius: 8px;
+    margin: 0 0 0.5rem; padding: 0.3rem 0.5rem; box-sizing: border-box; }
+  .ncpi-panel .sources-view td { border: none; padding: 0.15rem 0; }
+  .ncpi-panel .sources-view td[data-label]::before { content: attr(data-label) ": ";
+    font-weight: 600; color: #374151; }
   #chatlog { max-height: none; }
   #chatlog .msg.user { margin-left: 0; }
   #chatlog .msg.bot { margin-right: 0; }
@@ -135,13 +178,32 @@ HEAD = r"""
   light();
   new MutationObserver(light).observe(document.documentElement, {
     attributes: true, subtree: true, attributeFilter: ['class'] });
+  // Bring an element of the side panel into view by scrolling only the boxes it is in
+  // (the passage, the side column), never the window, so the chat stays where it is; on a
+  // phone, where the panel is below the chat, the window scrolls to it (Back links return).
+  window.ncpiReveal = function (el) {
+    var box = el.parentElement;
+    while (box && box !== document.body && box !== document.documentElement) {
+      var oy = getComputedStyle(box).overflowY;
+      if ((oy === 'auto' || oy === 'scroll') && box.scrollHeight > box.clientHeight) {
+        var b = box.getBoundingClientRect(), r = el.getBoundingClientRect();
+        box.scrollTop += (r.top - b.top) - (box.clientHeight - Math.min(r.height,
+          box.clientHeight)) / 2;
+      }
+      box = box.parentElement;
+    }
+    var r2 = el.getBoundingClientRect();
+    if (r2.bottom <= 0 || r2.top >= window.innerHeight) {
+      el.scrollIntoView({ block: 'center', behavior: 'auto' });
+    }
+  };
   function send(action) {
     var box = document.querySelector('#ncpi-action textarea, #ncpi-action input');
     var btn = document.querySelector('#ncpi-action-btn');
     if (!box || !btn) { return; }
-    if (/^(cite|doc):/.test(action)) {
+    if (/^(cite|doc|near):/.test(action)) {
       // only the quote this click brings up is scrolled to, not the one shown now
-      document.querySelectorAll('#panel mark').forEach(function (old) {
+      document.querySelectorAll('#panel mark, #panel .closest-view').forEach(function (old) {
         old.setAttribute('data-seen', '1');
       });
       window.__ncpiScroll = true;
@@ -150,7 +212,7 @@ HEAD = r"""
         '#panel .citation-view[data-turn="' + m[1] + '"][data-n="' + m[2] + '"] mark');
       if (shown) {  // already open: the page will not change, so scroll to it now
         window.__ncpiScroll = false;
-        shown.scrollIntoView({ block: 'center', behavior: 'auto' });
+        window.ncpiReveal(shown);
       }
     }
     // The click handler reads the action from here (its js= preprocessor), so a busy page
@@ -176,6 +238,25 @@ HEAD = r"""
     try { document.execCommand('copy'); } catch (e) {}
     document.body.removeChild(ta);
   }
+  // a page image shown at full size over the page, and back (the button, or Escape)
+  function zoom(fig, on) {
+    var btn = fig.querySelector('button.zoom');
+    fig.classList.toggle('zoomed', on);
+    btn.setAttribute('aria-expanded', on ? 'true' : 'false');
+    btn.textContent = on ? 'Back to normal size' : 'Enlarge the page';
+    btn.focus();
+  }
+  document.addEventListener('click', function (e) {
+    var z = e.target.closest && e.target.closest('[data-zoom]');
+    if (!z) { return; }
+    e.preventDefault();
+    var fig = z.closest('.page-image');
+    zoom(fig, !fig.classList.contains('zoomed'));
+  });
+  document.addEventListener('keydown', function (e) {
+    var fig = e.key === 'Escape' && document.querySelector('.page-image.zoomed');
+    if (fig) { zoom(fig, false); }
+  });
   document.addEventListener('click', function (e) {
     var el = e.target.closest && e.target.closest('[data-action]');
     if (!el) { return; }
@@ -186,11 +267,12 @@ HEAD = r"""
   });
   // a newly shown quote (citation or document) is scrolled into view once
   var observer = new MutationObserver(function () {
-    var mark = document.querySelector('#panel mark#quote-mark:not([data-seen])');
+    var mark = document.querySelector(
+      '#panel mark#quote-mark:not([data-seen]), #panel .closest-view:not([data-seen])');
     if (mark && window.__ncpiScroll) {
       window.__ncpiScroll = false;
       mark.setAttribute('data-seen', '1');
-      setTimeout(function () { mark.scrollIntoView({ block: 'center', behavior: 'auto' }); }, 60);
+      setTimeout(function () { window.ncpiReveal(mark); }, 60);
     }
     var log = document.getElementById('chatlog');
     if (log && !log.hasAttribute('data-seen')) {
@@ -200,168 +282,6 @@ HEAD = r"""
   });
   function start() { observer.observe(document.body, { childList: true, subtree: true }); }
   if (document.body) { start(); } else { document.addEventListener('DOMContentLoaded', start); }
-})();
-</script>
-"""
-
-PAGE_JS = r"""
-<script>
-(function () {
-  // -- each tab its own conversation: localStorage under this tab's key (kept in
-  // sessionStorage, so a reload keeps it); a new tab takes over the newest conversation
-  // whose tab has been closed, so closing and reopening the app keeps it.
-  var TAB = 'ncpi-qa-tab', CONV = 'ncpi-qa-conv:', ALIVE = 'ncpi-qa-alive:';
-  var KEEP = 20, MAX_AGE = 30 * 86400000, GONE = 12000;
-  function store() { try { return window.localStorage; } catch (e) { return null; } }
-  function entries() {
-    var ls = store(), out = [];
-    if (!ls) { return out; }
-    for (var i = 0; i < ls.length; i++) {
-      var k = ls.key(i);
-      if (k && k.indexOf(CONV) === 0) {
-        var t = 0;
-        try { t = JSON.parse(ls.getItem(k)).t || 0; } catch (e) {}
-        out.push({ id: k.slice(CONV.length), t: t });
-      }
-    }
-    return out.sort(function (a, b) { return b.t - a.t; });
-  }
-  function prune() {
-    var ls = store();
-    if (!ls) { return; }
-    entries().forEach(function (e, i) {
-      if (i >= KEEP || Date.now() - e.t > MAX_AGE) {
-        ls.removeItem(CONV + e.id); ls.removeItem(ALIVE + e.id);
-      }
-    });
-  }
-  function tabId() {
-    if (window.__ncpiTab) { return window.__ncpiTab; }
-    var id = null, ls = store();
-    try { id = sessionStorage.getItem(TAB); } catch (e) {}
-    if (!id && ls) {
-      var orphan = entries().filter(function (e) {
-        return Date.now() - (+ls.getItem(ALIVE + e.id) || 0) > GONE;
-      })[0];
-      id = orphan ? orphan.id : null;
-    }
-    id = id || (Date.now().toString(36) + Math.random().toString(36).slice(2, 10));
-    try { sessionStorage.setItem(TAB, id); } catch (e) {}
-    window.__ncpiTab = id;
-    return id;
-  }
-  function alive() { var ls = store(); if (ls) { ls.setItem(ALIVE + tabId(), '' + Date.now()); } }
-  window.ncpiLoadConv = function () {
-    var ls = store();
-    prune(); alive();
-    setInterval(alive, 4000);
-    window.addEventListener('pagehide', function () {
-      if (ls) { ls.removeItem(ALIVE + tabId()); }
-    });
-    try { return (JSON.parse(ls.getItem(CONV + tabId())) || {}).v || ''; } catch (e) { return ''; }
-  };
-  window.ncpiSaveConv = function (value) {
-    var ls = store();
-    if (!ls) { return; }
-    if (!value || value === '[]') { ls.removeItem(CONV + tabId()); return; }
-    var item = JSON.stringify({ t: Date.now(), v: value });
-    try { ls.setItem(CONV + tabId(), item); } catch (e) {  // full: drop the oldest, once
-      prune(); try { ls.setItem(CONV + tabId(), item); } catch (e2) {}
-    }
-  };
-
-  // -- focus back in the question box after an answer (unless the user went elsewhere)
-  window.ncpiFocusBox = function () {
-    var tries = 0;
-    (function again() {
-      var box = document.querySelector('#question textarea, #question input');
-      var a = document.activeElement;
-      var free = !a || a === document.body ||
-        (a.closest && a.closest('#question, #ask, #examples'));
-      if (!box || !free) { return; }
-      if (!box.disabled) { box.focus(); }
-      if (document.activeElement !== box && tries++ < 40) { setTimeout(again, 50); }
-    })();
-  };
-
-  // -- jumps: outline entries, the page number form, the newest answer's sources
-  function jumpTo(el) {
-    if (!el) { return; }
-    el.scrollIntoView({ block: 'start', behavior: 'auto' });
-    try { el.focus({ preventScroll: true }); } catch (e) { el.focus(); }
-  }
-  function newestSources() {
-    var turns = document.querySelectorAll('#chatlog .turn:not(.pending)');
-    var last = turns[turns.length - 1];
-    if (!last) { return document.querySelector('#question textarea'); }
-    return last.querySelector('.cite-ref, .chip, .actions button') || last;
-  }
-  document.addEventListener('click', function (e) {
-    var el = e.target.closest && e.target.closest('[data-jump], [data-jump-cites]');
-    if (!el) { return; }
-    e.preventDefault();
-    if (el.hasAttribute('data-jump-cites')) { jumpTo(newestSources()); return; }
-    jumpTo(document.getElementById(el.getAttribute('data-jump')));
-  }, true);
-  document.addEventListener('submit', function (e) {
-    var form = e.target;
-    if (!form.hasAttribute || !form.hasAttribute('data-page-jump')) { return; }
-    e.preventDefault();
-    var want = parseInt(form.querySelector('input').value, 10), best = null;
-    document.querySelectorAll('#panel .page-start').forEach(function (p) {
-      if (+p.getAttribute('data-page') <= want) { best = p; }
-    });
-    jumpTo(best || document.querySelector('#panel .page-start'));
-  }, true);
-
-  // -- a file over the size limit is refused in the upload panel, never sent
-  function tooBig(files) {
-    var lim = document.getElementById('upload-limit');
-    if (!lim || !files) { return null; }
-    var max = +lim.getAttribute('data-max-bytes');
-    for (var i = 0; i < files.length; i++) {
-      if (files[i].size > max) { return { file: files[i], mb: lim.getAttribute('data-max-mb') }; }
-    }
-    return null;
-  }
-  function refuse(big) {
-    var box = document.getElementById('upload-status');
-    if (!box) { return; }
-    var old = box.querySelector('.status, .upload-progress');
-    var where = old ? old.parentNode : box;
-    var p = document.createElement('p');
-    p.className = 'status'; p.setAttribute('role', 'status'); p.setAttribute('aria-live', 'polite');
-    p.textContent = 'Skipped ' + big.file.name + ': file is ' +
-      (big.file.size / 1048576).toFixed(1) + ' MB, over the ' + big.mb +
-      ' MB limit (raise NCPI_QA_MAX_FILE_MB to index it). Nothing was added; the index is ' +
-      'unchanged.';
-    where.innerHTML = '';
-    where.appendChild(p);
-  }
-  ['change', 'input'].forEach(function (type) {
-    document.addEventListener(type, function (e) {
-      var t = e.target;
-      if (!t || !t.matches || !t.matches('#upload input[type=file]')) { return; }
-      var big = tooBig(t.files);
-      if (!big) { return; }
-      e.stopImmediatePropagation(); e.preventDefault();
-      refuse(big);
-      try { t.value = ''; } catch (x) {}
-    }, true);
-  });
-  document.addEventListener('drop', function (e) {
-    if (!e.target.closest || !e.target.closest('#upload')) { return; }
-    var big = tooBig(e.dataTransfer && e.dataTransfer.files);
-    if (!big) { return; }
-    e.stopImmediatePropagation(); e.preventDefault();
-    refuse(big);
-  }, true);
-
-  // -- a confirmation button that appears takes the focus (Sources: Remove it / Keep it)
-  new MutationObserver(function () {
-    var el = document.querySelector('[data-autofocus]:not([data-focused])');
-    if (el) { el.setAttribute('data-focused', '1'); el.focus(); }
-  }).observe(document.documentElement, { childList: true, subtree: true });
 })();
 </script>
 """

@@ -76,6 +76,12 @@ def _outline(doc, ids: list[tuple[int, str, object]]) -> str:
     )
 
 
+def _back(turn: int | None) -> str:
+    if turn is None:
+        return '<a class="back" href="#question">Back to the question box</a>'
+    return f'<a class="back" href="#turn-{turn}">Back to answer {turn + 1}</a>'
+
+
 def _page_jump(numbers: list[int], current: int | None) -> str:
     if len(numbers) < 2:
         return ""
@@ -88,10 +94,35 @@ def _page_jump(numbers: list[int], current: int | None) -> str:
     )
 
 
-def render_document(doc, start: int | None = None, end: int | None = None, page_png=None) -> str:
+def page_figure(title: str, page_png, span: tuple[int, int] | None) -> str:
+    """A PDF's page(s) as printed: ``page_png`` is (data URI, quote marked?, first page
+    number); two pages stacked when the quote runs over a page break (``span``). An Enlarge
+    button shows it at full size over the page (the page script; Escape closes it)."""
+    if page_png is None:
+        return ""
+    uri, marked, number = page_png
+    last = span[1] if span and span[0] == number else number
+    label = "Pages" if last != number else "Page"
+    shown = f"{number}–{last}" if last != number else f"{number}"
+    alt = f"{label} {shown} of {title}" + (", the quote marked" if marked else "")
+    return (
+        f'<details class="page-image" open><summary>{label} {esc(shown)} as printed'
+        f"{'' if marked else ' (the quote could not be located on the image)'}</summary>"
+        '<button type="button" class="zoom" data-zoom aria-expanded="false">'
+        "Enlarge the page</button>"
+        f'<div class="page-scroll"><img src="{esc(uri)}" alt="{esc(alt)}" '
+        f'data-page="{esc(number)}" data-pages="{esc(shown)}" '
+        f'data-marked="{str(marked).lower()}"></div></details>'
+    )
+
+
+def render_document(
+    doc, start: int | None = None, end: int | None = None, page_png=None, back: int | None = None
+) -> str:
     """A whole document's extracted text; the quote [start:end] marked when given and valid.
     ``page_png`` is (data URI, quote marked?, first page number) of a PDF's page(s), shown
-    first (two pages stacked when the quote runs over a page break)."""
+    first (two pages stacked when the quote runs over a page break). ``back``: the answer it
+    was opened from, linked so one click brings the conversation back."""
     from ncpi_qa.apps.chat.render import render_panel_empty
 
     if doc is None:
@@ -120,25 +151,13 @@ def render_document(doc, start: int | None = None, end: int | None = None, page_
                 f'<span class="page-start" id="doc-p-{esc(number)}" data-page="{esc(number)}" '
                 'tabindex="-1"></span>',
             )
-    figure = ""
-    if page_png is not None:
-        uri, marked, number = page_png
-        last = span[1] if span and span[0] == number else number
-        label = "Pages" if last != number else "Page"
-        shown = f"{number}–{last}" if last != number else f"{number}"
-        alt = f"{label} {shown} of {doc.title}" + (", the quote marked" if marked else "")
-        figure = (
-            f'<details class="page-image" open><summary>{label} {esc(shown)} as printed'
-            f"{'' if marked else ' (the quote could not be located on the image)'}</summary>"
-            f'<img src="{esc(uri)}" alt="{esc(alt)}" data-page="{esc(number)}" '
-            f'data-pages="{esc(shown)}" data-marked="{str(marked).lower()}"></details>'
-        )
+    figure = page_figure(doc.title, page_png, span)
     body = _with_anchors(text, start if valid else None, end if valid else None, anchors)
     return (
         f'<section class="ncpi-panel document-view" data-doc="{esc(doc.doc_id)}" '
         f'aria-label="Document">'
         f"<h2>{esc(doc.title)}</h2>"
-        f'<p class="meta">{esc(doc.kind)} · {esc(doc.source)}</p>{intro}{figure}'
+        f'<p class="meta">{esc(doc.kind)} · {esc(doc.source)} · {_back(back)}</p>{intro}{figure}'
         f"{_outline(doc, heads)}{_page_jump(numbers, span[0] if span else None)}"
         f'<div class="passage doc-text">{body}</div></section>'
     )

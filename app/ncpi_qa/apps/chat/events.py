@@ -18,17 +18,20 @@ from ncpi_qa.apps.chat.handlers import (
     status_html,
     write_export,
 )
-from ncpi_qa.apps.chat.turns import with_pages
+from ncpi_qa.apps.chat.turns import tier_of, with_pages
 from ncpi_qa.apps.chat.uploads import removable, remove_document
 
 
 def said(turn: dict) -> str:
     """The status line after an answer."""
-    n = len(turn["citations"])
+    n, tier = len(turn["citations"]), tier_of(turn)
     if turn["error"]:
         text = "The question could not be answered: see the message."
-    elif turn["abstained"]:
-        text = "The documents don't answer this; closest passages shown."
+    elif tier == "closest":
+        text = "Not a confirmed answer: the closest passage is quoted, with its citation."
+    elif tier == "none":
+        k = len(turn.get("passages") or [])
+        text = f"The documents don't answer this; {k} closest passages are listed under it."
     else:
         text = f"Answer ready with {n} citation{'s' if n != 1 else ''}."
     if turn.get("searched"):
@@ -51,10 +54,13 @@ class ChatEvents:
         self.holder = holder
         self.export_dir = export_dir
 
-    def sources_now(self, confirm: str | None = None) -> str:
+    def sources_now(self, confirm: str | None = None, said: str = "") -> str:
         store = self.holder.qa.store
         allowed = removable(self.holder.qa.settings, store.documents)
-        return IX.render_sources(store.manifest, store.documents, allowed, confirm)
+        return IX.render_sources(store.manifest, store.documents, allowed, confirm, said)
+
+    def sources_key(self) -> str:
+        return IX.sources_key(self.holder.qa.store.manifest)
 
     # -- asking: the question shows at once and Ask is disabled, then the answer
     def start(self, message, ts):
@@ -93,14 +99,21 @@ class ChatEvents:
     def action(self, act, ts):
         kind, _, doc_id = (act or "").partition(":")
         if kind in ("rm", "rmyes", "rmno"):
-            if kind == "rmyes":
+            refresh(self.holder)
+            doc = self.holder.qa.store.documents.get(doc_id)
+            said = ""
+            if kind != "rmno" and doc is None:  # a stale row: gone since this list was drawn
+                text = said = (
+                    "That document is no longer in the index (it was removed, perhaps in "
+                    "another tab or by another user). Sources is up to date now."
+                )
+            elif kind == "rmyes":
                 text = remove_document(self.holder, doc_id)
             else:
-                doc = self.holder.qa.store.documents.get(doc_id)
                 text = f"Remove {doc.source}? Confirm in Sources." if doc else ""
-            confirm = doc_id if kind == "rm" else None
-            return (gr.update(), gr.update(), ts, gr.update(), gr.update(),
-                    status_html(text), "", self.sources_now(confirm))  # fmt: skip
+            confirm = doc_id if kind == "rm" and doc is not None else None
+            return (gr.update(), gr.update(), ts, gr.update(), gr.update(), status_html(text),
+                    "", self.sources_now(confirm, said), self.sources_key())  # fmt: skip
         html_panel, ts, text = do_action(self.holder, act, ts)
         changed = html_panel is not None
         return (
@@ -111,6 +124,7 @@ class ChatEvents:
             R.dump_turns(ts),
             status_html(text),
             "",
+            gr.update(),
             gr.update(),
         )
 
@@ -135,16 +149,25 @@ class ChatEvents:
             self.sources_now(),
             gr.update(value=path, interactive=path is not None),
             IX.notice_html(self.holder, session(request)),
+            self.sources_key(),
         )
 
-    def tick(self, request: gr.Request):
-        return IX.notice_html(self.holder, session(request))
+    def tick(self, shown_key, request: gr.Request):
+        """Every few seconds: the notice, and Sources again when the index changed since this
+        page drew it (an upload or removal in another tab or by another user)."""
+        key = self.sources_key()
+        if key == shown_key:
+            return IX.notice_html(self.holder, session(request)), gr.update(), gr.update()
+        return IX.notice_html(self.holder, session(request)), self.sources_now(), key
 
     def upload(self, path, request: gr.Request):
         if not path:
-            yield gr.update(), gr.update(), None
+            yield gr.update(), gr.update(), None, gr.update()
             return
         from pathlib import Path
 
         for html, done in IX.run_upload(self.holder, path, Path(path).name, session(request)):
-            yield html, self.sources_now() if done else gr.update(), None if done else gr.update()
+            if done:
+                yield html, self.sources_now(), None, self.sources_key()
+            else:
+                yield html, gr.update(), gr.update(), gr.update()

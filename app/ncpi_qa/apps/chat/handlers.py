@@ -76,16 +76,41 @@ def answer_turn(holder, message: str | None, turns: list | None) -> tuple[list, 
 
 
 def first_panel(holder, turns: list) -> str:
-    """The side panel after an answer: its first citation, or the closest passages."""
+    """The side panel after an answer: its first citation, or its first closest passage."""
     if not turns or turns[-1].get("error"):
         return R.render_panel_empty()
     i, t = len(turns) - 1, turns[-1]
-    docs = _holder(holder).qa.store.documents
     if t["citations"]:
-        return R.render_citation(turns, i, t["citations"][0]["n"], docs)
-    if t.get("abstained"):
-        return R.render_closest(turns, i, docs)
+        return open_citation(_holder(holder), turns, i, t["citations"][0]["n"])
+    if t.get("passages"):
+        return open_closest(_holder(holder), turns, i, 0)
     return R.render_panel_empty()
+
+
+def open_citation(holder: Holder, turns: list, i: int, n: int) -> str:
+    """Turn i's citation n, with the page it is on as printed (a PDF's)."""
+    docs = holder.qa.store.documents
+    cite = next((c for c in (turns[i].get("citations") or []) if c["n"] == n), None)
+    png = None
+    if cite is not None:
+        text = R._doc_text(docs, cite["doc_id"]) or ""
+        if text[cite["start"] : cite["end"]] == cite.get("quote"):
+            png = pdf_page(holder.qa.settings, docs.get(cite["doc_id"]), cite)
+    return R.render_citation(turns, i, n, docs, png)
+
+
+def open_closest(holder: Holder, turns: list, i: int, k: int) -> str:
+    """Turn i's closest passage k, with the page it starts on as printed (a PDF's)."""
+    docs = holder.qa.store.documents
+    passages = turns[i].get("passages") or [] if 0 <= i < len(turns) else []
+    png = None
+    if 0 <= k < len(passages):
+        p = passages[k]
+        text = R._doc_text(docs, p.get("doc_id")) or ""
+        if p.get("end", 0) <= len(text):
+            where = {"start": p["start"], "quote": text[p["start"] : p["end"]]}
+            png = pdf_page(holder.qa.settings, docs.get(p.get("doc_id")), where)
+    return R.render_closest(turns, i, k, docs, png)
 
 
 def feedback_path(settings) -> Path:
@@ -114,7 +139,7 @@ def record_feedback(settings, turn: dict, rating: str) -> Path:
 
 
 def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
-    """A click in the page: ``cite:T:N``, ``doc:ID[:T:N]``, ``fb:T:up|down``.
+    """A click in the page: ``cite:T:N``, ``near:T:K``, ``doc:ID[:T:N|:T:pK]``, ``fb:T:up|down``.
 
     Returns (side panel HTML or None for unchanged, turns, status message)."""
     holder = _holder(holder)
@@ -125,22 +150,27 @@ def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
     try:
         if kind == "cite":
             i, n = (int(x) for x in rest.split(":"))
-            t = turns[i] if 0 <= i < len(turns) else None
-            if t is not None and not t["citations"] and t.get("abstained"):
-                return R.render_closest(turns, i, docs), turns, "Closest passages shown."
-            return (
-                R.render_citation(turns, i, n, docs),
-                turns,
-                f"Citation {n} of answer {i + 1} shown.",
-            )
+            if not (0 <= i < len(turns)):
+                return R.render_citation(turns, i, n, docs), turns, ""
+            said = f"Citation {n} of answer {i + 1} shown."
+            return open_citation(holder, turns, i, n), turns, said
+        if kind == "near":
+            i, k = (int(x) for x in rest.split(":"))
+            said = f"Closest passage {k + 1} for answer {i + 1} shown (not an answer)."
+            return open_closest(holder, turns, i, k), turns, said
         if kind == "doc":
             # doc:ID:T:N opens at turn T's citation N; doc:ID (from Sources) at the latest
             # citation of this document in the conversation, if there is one
             parts = rest.split(":")
-            doc_id = parts[0]
-            if len(parts) == 3:
-                i, n = int(parts[1]), int(parts[2])
-                cites = [c for c in turns[i]["citations"] if c["n"] == n]
+            doc_id, back = parts[0], None
+            if len(parts) == 3 and parts[2].startswith("p"):  # a closest passage, marked
+                back, k = int(parts[1]), int(parts[2][1:])
+                p = turns[back]["passages"][k]
+                text = R._doc_text(docs, p["doc_id"]) or ""
+                cites = [{**p, "quote": text[p["start"] : p["end"]]}]
+            elif len(parts) == 3:
+                back, n = int(parts[1]), int(parts[2])
+                cites = [c for c in turns[back]["citations"] if c["n"] == n]
             else:
                 cites = [c for t in reversed(turns) for c in t.get("citations") or []]
             text = R._doc_text(docs, doc_id) or ""
@@ -156,7 +186,8 @@ def do_action(holder, action: str, turns: list) -> tuple[str | None, list, str]:
             doc = docs.get(doc_id)
             title = doc.title if doc is not None else doc_id
             png = pdf_page(holder.qa.settings, doc, cite) if cite else None
-            return R.render_document(doc, start, end, png), turns, f"Document {title} shown."
+            view = R.render_document(doc, start, end, png, back=back)
+            return view, turns, f"Document {title} shown."
         if kind == "fb":
             i_s, rating = rest.split(":")
             i = int(i_s)

@@ -37,15 +37,35 @@ def percent(progress) -> int:
     return int(20 * progress.docs_done / max(progress.docs_total, 1))
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def index_figures(store) -> tuple[int, int, int]:
+    """(documents, pages, chunks) of an index, for the upload's own share of a rebuild."""
+    docs = store.manifest.get("documents") or []
+    pages = sum(
+        len({p[2] for p in getattr(d, "pages", None) or []}) for d in store.documents.values()
+    )
+    return len(docs), pages, sum(int(d.get("n_chunks") or 0) for d in docs)
+
+
 def progress_text(indexing: dict) -> str:
-    """E.g. "Indexing report.pdf: read 3 of 3 documents (67 pages, 412 chunks); embedded
-    1,200 of 2,950 texts (chunks and their sentences), about 20 s left." """
+    """E.g. "Indexing report.pdf: read, 24 pages and 144 chunks; embedded 1,200 of 2,950
+    texts (chunks and sentences), about 20 s left." The figures are the file's own: the
+    rebuild reads every file of the index, so those already indexed (``indexing["base"]``,
+    their documents, pages and chunks before the upload) are taken off."""
     name, p = indexing.get("name", "the file"), indexing.get("progress")
     if p is None:
         return f"Indexing {name}: starting…"
-    pages = f"{p.pages:,} pages, " if p.pages else ""
-    said = f"Indexing {name}: read {p.docs_done} of {p.docs_total} documents"
-    said += f" ({pages}{p.chunks:,} chunks)" if p.chunks or pages else ""
+    n_docs, base_pages, base_chunks = indexing.get("base") or (0, 0, 0)
+    if p.docs_done < p.docs_total:
+        others = f", with the {plural(n_docs, 'document')} already indexed" if n_docs else ""
+        said = f"Indexing {name}: reading the files ({p.docs_done} of {p.docs_total}{others})"
+    else:
+        pages, chunks = max(p.pages - base_pages, 0), max(p.chunks - base_chunks, 0)
+        figures = [plural(pages, "page")] if pages else []
+        said = f"Indexing {name}: read ({', '.join([*figures, plural(chunks, 'chunk')])})"
     if p.stage == "embedding" and p.texts_total:
         said += f"; embedded {p.texts_done:,} of {p.texts_total:,} texts (chunks and sentences)"
         if p.eta_s is not None and p.texts_done < p.texts_total:
@@ -88,8 +108,12 @@ def notice_html(holder, session: str | None) -> str:
         else:
             said = f"{name} is being indexed ({pct}%): answers will include it when it is done."
         return f'<p class="notice indexing" role="status">{esc(said)}</p>'
-    added = holder.added
-    if added and time.time() - added[1] < ADDED_NOTICE_S:
+    added, removed = holder.added, getattr(holder, "removed", None)
+    recent = [e for e in (added, removed) if e and time.time() - e[1] < ADDED_NOTICE_S]
+    if recent and max(recent, key=lambda e: e[1]) is removed:
+        return f'<p class="notice removed" role="status">{esc(removed[0])} was removed from ' \
+            "the index: answers no longer include it.</p>"  # fmt: skip
+    if recent:
         return f'<p class="notice added" role="status">{esc(added[0])} was added: ' \
             "answers include it now.</p>"  # fmt: skip
     return '<p class="notice" role="status"></p>'
@@ -128,11 +152,14 @@ def upload_label(settings) -> str:
 
 def upload_limit(settings) -> str:
     """The size limit, said under the upload and read by the page script, which refuses a
-    larger file in the panel before sending it (the server refuses it too)."""
+    larger file, or one of a type not read, in the panel before sending it (the server
+    refuses both too)."""
+    from ncpi_qa.apps.chat.uploads import ALLOWED
     from ncpi_qa.ingest.limits import MB
 
     return (
         f'<p class="hint" id="upload-limit" data-max-bytes="{int(settings.max_file_mb * MB)}" '
+        f'data-types="{" ".join(sorted(ALLOWED))}" '
         f'data-max-mb="{settings.max_file_mb:g}">One file at a time, up to '
         f"{settings.max_file_mb:g} MB (NCPI_QA_MAX_FILE_MB, the same limit as "
         "<code>ncpi-qa index</code>).</p>"
@@ -150,9 +177,21 @@ def when(stamp) -> str:
     return s or "—"
 
 
-def render_sources(manifest: dict, documents, removable=frozenset(), confirm=None) -> str:
+def sources_key(manifest: dict) -> str:
+    """What Sources shows, in one string: when it differs from the one a page rendered, the
+    page's Sources is out of date (another tab added or removed a document)."""
+    rows = [(d.get("doc_id"), d.get("indexed_at"), d.get("n_chunks"))
+            for d in manifest.get("documents") or []]  # fmt: skip
+    return repr((manifest.get("built_at"), rows, manifest.get("skipped")))
+
+
+def render_sources(
+    manifest: dict, documents, removable=frozenset(), confirm=None, said: str = ""
+) -> str:
     """The indexed documents: title (opens it), file, type, pages, chunks, when it was
-    indexed; a Remove button for the ones the chat added, asking once before it removes."""
+    indexed; a Remove button for the ones the chat added, asking once before it removes.
+    ``said``: what just happened here (e.g. a stale Remove…), shown above the list. On a
+    phone each row is a card (``assets.CSS``), so nothing is cut off."""
     docs = manifest.get("documents") or []
     built = manifest.get("built_at", "")
     rows = []
@@ -181,9 +220,11 @@ def render_sources(manifest: dict, documents, removable=frozenset(), confirm=Non
             f'<tr data-doc="{esc(doc_id)}">'
             f'<td><button type="button" class="open-doc" data-action="doc:{esc(doc_id)}">'
             f'{esc(title)}</button><br><span class="meta file">{esc(source)}</span></td>'
-            f"<td>{esc(d.get('kind'))}</td><td>{esc(pages)}</td><td>{esc(d.get('n_chunks'))}</td>"
-            f'<td><time datetime="{esc(stamp)}">{esc(when(stamp))}</time></td>'
-            f"<td>{action}</td></tr>"
+            f'<td data-label="Type">{esc(d.get("kind"))}</td>'
+            f'<td data-label="Pages">{esc(pages)}</td>'
+            f'<td data-label="Chunks">{esc(d.get("n_chunks"))}</td>'
+            f'<td data-label="Indexed"><time datetime="{esc(stamp)}">{esc(when(stamp))}</time></td>'
+            f'<td class="remove-cell">{action}</td></tr>'
         )
     skipped = "".join(
         f"<li>{esc(name)}: {esc(why)}</li>" for name, why in manifest.get("skipped") or []
@@ -191,7 +232,8 @@ def render_sources(manifest: dict, documents, removable=frozenset(), confirm=Non
     return (
         '<section class="ncpi-panel sources-view" aria-label="Indexed documents">'
         f"<h2>Indexed documents ({len(docs)})</h2>"
-        '<table><thead><tr><th scope="col">Document and file</th><th scope="col">Type</th>'
+        + (f'<p class="said" role="status">{esc(said)}</p>' if said else "")
+        + '<table><thead><tr><th scope="col">Document and file</th><th scope="col">Type</th>'
         '<th scope="col">Pages</th><th scope="col">Chunks</th><th scope="col">Indexed</th>'
         f'<th scope="col">Remove</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
         '<p class="meta">Documents added with Add documents can be removed here (the file is '

@@ -4,8 +4,9 @@ Pure functions over plain data (no Gradio), so tests call them directly. Every p
 document text, question and title goes through ``html.escape`` before it reaches the page.
 Turns are described in ``turns``.
 
-Clickable things carry ``data-action``: ``cite:T:N`` opens turn T's citation N, ``doc:ID``
-opens a whole document, ``fb:T:up|down`` records feedback, ``copy`` copies ``data-copy``.
+Clickable things carry ``data-action``: ``cite:T:N`` opens turn T's citation N, ``near:T:K``
+turn T's closest passage K (a declined answer's), ``doc:ID`` opens a whole document,
+``fb:T:up|down`` records feedback, ``copy`` copies ``data-copy``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 
-from ncpi_qa.apps.chat.docview import page_of, pages_of, render_document  # noqa: F401
+from ncpi_qa.apps.chat.docview import page_figure, page_of, pages_of, render_document  # noqa: F401
 from ncpi_qa.apps.chat.indexing import render_sources  # noqa: F401
 from ncpi_qa.apps.chat.turns import (  # noqa: F401  (re-exported for the handlers and tests)
     MAX_ITEMS,
@@ -25,6 +26,7 @@ from ncpi_qa.apps.chat.turns import (  # noqa: F401  (re-exported for the handle
     make_turn,
     restore_turns,
     sanitize_turns,
+    tier_of,
 )
 
 
@@ -66,8 +68,14 @@ def render_turn(i: int, turn: dict) -> str:
         parts.append(f'<p class="searched">Searching for: <q>{esc(turn["searched"])}</q></p>')
     if turn.get("context_note"):  # a follow-up: what it was searched with, as a sentence
         parts.append(f'<p class="context-note">{esc(turn["context_note"])}</p>')
-    cls = "answer error" if turn.get("error") else "answer"
-    parts.append(f'<p class="{cls}">{_answer_html(i, turn, labels)}</p>')
+    tier = "answer" if turn.get("error") else tier_of(turn)
+    if tier == "closest":  # a quote the answerer does not assert: said before it, in words
+        parts.append(
+            f'<p class="tier-label" id="tier-{i}">Closest passage — not a confirmed answer</p>'
+        )
+    cls = "answer error" if turn.get("error") else f"answer tier-{tier}"
+    described = f' aria-describedby="tier-{i}"' if tier == "closest" else ""
+    parts.append(f'<p class="{cls}"{described}>{_answer_html(i, turn, labels)}</p>')
     if turn.get("citations"):
         parts.append(f'<ul class="chips" aria-label="Sources for answer {i + 1}">')
         for c in turn["citations"]:
@@ -76,11 +84,8 @@ def render_turn(i: int, turn: dict) -> str:
                 f"[{c['n']}] {esc(labels[c['n']])}</button></li>"
             )
         parts.append("</ul>")
-    elif turn.get("abstained"):
-        parts.append(
-            '<p class="note">The closest passages are shown under Passage; '
-            "they are not an answer.</p>"
-        )
+    elif tier == "none":
+        parts.append(_closest_list(i, turn))
     if turn.get("indexing"):
         parts.append(
             f'<p class="note indexing">{esc(turn["indexing"])} was still being indexed when '
@@ -117,6 +122,32 @@ def render_chat(turns: list[dict], pending: str | None = None) -> str:
     return (
         # not a live region: it is re-rendered whole; the status line announces each answer
         '<div id="chatlog" role="region" aria-label="Conversation">' + "".join(body) + "</div>"
+    )
+
+
+EXCERPT = 160  # characters of a closest passage shown in its button under the answer
+
+
+def _closest_list(i: int, turn: dict) -> str:
+    """Under a declined answer: the closest passages found, each a button that opens it
+    beside the chat (as a citation does), labelled as not an answer."""
+    passages = turn.get("passages") or []
+    if not passages:
+        return '<p class="note">No passage came close.</p>'
+    items = []
+    for k, p in enumerate(passages):
+        words = " ".join(str(p.get("text") or "").split())
+        cut = words[:EXCERPT].rsplit(" ", 1)[0] + "…" if len(words) > EXCERPT else words
+        excerpt = f'<span class="excerpt">“{esc(cut)}”</span>' if cut else ""
+        items.append(
+            f'<li><button type="button" class="near" data-action="near:{i}:{k}" '
+            f'aria-label="Closest passage {k + 1}: {esc(p.get("label"))}">'
+            f'<span class="near-label">{k + 1}. {esc(p.get("label"))}</span>{excerpt}'
+            "</button></li>"
+        )
+    return (
+        f'<div class="closest-list"><p class="note" id="near-{i}">Closest passages found '
+        f'(not an answer):</p><ol aria-labelledby="near-{i}">{"".join(items)}</ol></div>'
     )
 
 
@@ -180,8 +211,9 @@ def passage_around(citation: dict, passages: list[dict], documents) -> tuple[str
     return quote, 0, len(quote), False
 
 
-def render_citation(turns: list[dict], i: int, n: int, documents) -> str:
-    """Turn i's citation n: its label, the passage with the quote marked, details on demand."""
+def render_citation(turns: list[dict], i: int, n: int, documents, page_png=None) -> str:
+    """Turn i's citation n: its label, the passage with the quote marked, the page as printed
+    (``page_png``, a PDF's: see ``docview.page_figure``), details on demand."""
     if not (0 <= i < len(turns)):
         return render_panel_empty("That answer is no longer in this conversation.")
     turn = turns[i]
@@ -205,6 +237,7 @@ def render_citation(turns: list[dict], i: int, n: int, documents) -> str:
         f'<p class="for">Cited in the answer to: <q>{esc(turn["q"])}</q></p>'
         f"{note}"
         f'<div class="passage">{_marked(text, qs, qe, _span_in(cite, qs) if ok else None)}</div>'
+        f"{_figure(documents, cite, page_png)}"
         f'<p><button type="button" class="open-doc" '
         f'data-action="doc:{esc(cite["doc_id"])}:{i}:{esc(n)}">'
         "Open the whole document at this quote</button> · "
@@ -245,21 +278,55 @@ def _retrieved(turn: dict) -> str:
     return f"<details>{summary}<ol>{items}</ol></details>"
 
 
-def render_closest(turns: list[dict], i: int, documents) -> str:
-    """After an abstention: the closest passages, plainly labelled as not an answer."""
+def _figure(documents, item: dict, page_png) -> str:
+    """The page(s) a quote or passage is on, as printed, when there is an image of them."""
+    if page_png is None:
+        return ""
+    doc = (documents or {}).get(item.get("doc_id"))
+    span = pages_of(doc, item["start"], item["end"]) if doc is not None else None
+    return page_figure(getattr(doc, "title", ""), page_png, span)
+
+
+def render_closest(turns: list[dict], i: int, k: int, documents, page_png=None) -> str:
+    """Turn i's closest passage k (a declined answer's): the passage as the document holds
+    it, plainly labelled as not an answer, with its page and the way to the whole document."""
+    if not (0 <= i < len(turns)):
+        return render_panel_empty("That answer is no longer in this conversation.")
     turn = turns[i]
-    items = []
-    for p in turn.get("passages") or []:
-        text = _doc_text(documents, p.get("doc_id")) or ""
-        body = text[p["start"] : p["end"]] if p["end"] <= len(text) else ""
-        items.append(
-            f'<li><p class="label">{esc(p.get("label"))}</p>'
-            f'<div class="passage">{esc(body)}</div></li>'
-        )
+    passages = turn.get("passages") or []
+    if not (0 <= k < len(passages)):
+        return render_panel_empty("That passage is not listed under the answer.")
+    p = passages[k]
+    text = _doc_text(documents, p.get("doc_id"))
+    start, end, saved = p.get("start", 0), p.get("end", 0), str(p.get("text") or "")
+    ok = (
+        text is not None
+        and 0 <= start <= end <= len(text)
+        and (not saved or text[start:end] == saved)
+    )
+    body = text[start:end] if ok else saved
+    note = (
+        ""
+        if ok
+        else '<p class="note">The document has changed since this answer; showing the '
+        "passage as it was.</p>"
+    )
+    opener = (
+        f'<p><button type="button" class="open-doc" '
+        f'data-action="doc:{esc(p.get("doc_id"))}:{i}:p{k}">'
+        "Open the whole document at this passage</button> · "
+        if ok
+        else "<p>"
+    )
     return (
-        '<section class="ncpi-panel closest"><h2>Closest passages (not an answer)</h2>'
-        f'<p class="for">For: <q>{esc(turn["q"])}</q>. The documents don\'t answer this.</p>'
-        f"<ol>{''.join(items)}</ol></section>"
+        f'<section class="ncpi-panel closest-view" data-turn="{i}" data-k="{k}" '
+        f'aria-label="Closest passage {k + 1}">'
+        f"<h2>Closest passage {k + 1} of {len(passages)}: {esc(p.get('label'))}</h2>"
+        '<p class="tier-label">Not an answer: the documents don\'t answer the question '
+        f"<q>{esc(turn['q'])}</q></p>{note}"
+        f'<div class="passage">{esc(body)}</div>{_figure(documents, p, page_png)}'
+        f'{opener}<a class="back" href="#turn-{i}">Back to answer {i + 1}</a></p>'
+        "</section>"
     )
 
 

@@ -1,12 +1,16 @@
 """A conversation's turns: built from ``Answer.to_dict()``, checked when they come back from
-the browser, and turned into plain text (clipboard) or Markdown (export).
+the browser (its plain text and Markdown forms are in ``export``).
 
 A turn is a JSON-serialisable dict (kept in the browser too)::
 
     {"q": asked, "searched": rewritten question or None, "answer": text, "abstained": bool,
-     "error": bool, "citations": [{n, doc_id, title, section, page, quote, start, end,
-     score, chunk_id, label}], "passages": [{chunk_id, doc_id, start, end, label, score,
-     similarity, bm25}], "feedback": None | "up" | "down"}
+     "tier": "answer" | "closest" | "none", "error": bool, "citations": [{n, doc_id, title,
+     section, page, quote, start, end, score, chunk_id, label}], "passages": [{chunk_id,
+     doc_id, start, end, label, score, similarity, bm25, text}], "feedback": None | "up" |
+     "down"}
+
+A ``none`` turn keeps its closest passages (text included), so they are listed under it,
+reopened and exported after later questions and a reload.
 """
 
 from __future__ import annotations
@@ -25,10 +29,17 @@ from pydantic import (
     model_validator,
 )
 
+from ncpi_qa.apps.chat.export import (  # noqa: F401  (re-exported: the chat's text forms)
+    answer_text,
+    export_markdown,
+    md_escape,
+    tier_of,
+)
 from ncpi_qa.schema import citation_label
 
 CITE_FIELDS = ("n", "doc_id", "title", "section", "page", "quote", "start", "end", "score", "span")
-PASSAGE_FIELDS = ("chunk_id", "doc_id", "start", "end", "score", "similarity", "bm25")
+PASSAGE_FIELDS = ("chunk_id", "doc_id", "start", "end", "score", "similarity", "bm25", "text")
+TIERS = ("answer", "closest", "none")
 MAX_TEXT = 4000  # longest question/answer/quote kept in a turn restored from the browser
 MAX_ITEMS = 20  # most citations/passages kept per restored turn
 
@@ -45,6 +56,7 @@ def make_turn(question: str, searched: str | None, result: dict | None, error: s
             "citations": [],
             "passages": [],
             "feedback": None,
+            "tier": "answer",
         }
     cites = []
     for c in result.get("citations") or []:
@@ -61,7 +73,7 @@ def make_turn(question: str, searched: str | None, result: dict | None, error: s
             p.get("title"), p.get("section"), p.get("page")
         )
         passages.append(d)
-    return {
+    turn = {
         "q": question,
         "searched": searched,
         "answer": result.get("answer", ""),
@@ -73,6 +85,8 @@ def make_turn(question: str, searched: str | None, result: dict | None, error: s
         "confidence": _num(result.get("best_score")),
         "threshold": _num(result.get("threshold")),
     }
+    turn["tier"] = tier_of({**turn, "tier": result.get("tier")})
+    return turn
 
 
 def _clip(value, limit: int = MAX_TEXT) -> str:
@@ -192,6 +206,7 @@ class PassageTurn(BaseModel):
     similarity: Number = None
     bm25: Number = None
     label: Label = ""
+    text: Text = ""  # the passage as it was shown (the export lists it under a declined answer)
 
 
 def _items(model, value) -> list:
@@ -221,6 +236,7 @@ class Turn(BaseModel):
     threshold: Number = None
     indexing: str | None = None
     context_note: str | None = None  # a follow-up's "Searched with the earlier question …"
+    tier: Literal["answer", "closest", "none"] = "answer"
 
     @field_validator("q", mode="before")
     @classmethod
@@ -237,6 +253,20 @@ class Turn(BaseModel):
             if (isinstance(v, str))
             else None
         )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tier(cls, data):
+        """The tier as saved, else (an older saved turn) worked out as ``tier_of`` does."""
+        if isinstance(data, Mapping):
+            cites = data.get("citations")
+            seen = {
+                "tier": data.get("tier"),
+                "abstained": data.get("abstained") is True,
+                "citations": cites if isinstance(cites, list) else [],
+            }
+            data = {**data, "tier": tier_of(seen)}
+        return data
 
     @field_validator("feedback", mode="before")
     @classmethod
@@ -301,51 +331,3 @@ def display_labels(citations: list[dict]) -> dict[int, str]:
             label = f"{label} · “{' '.join(words[:6])}{'…' if len(words) > 6 else ''}”"
         out[c["n"]] = label
     return out
-
-
-# ---------------------------------------------------------------------------- plain text
-
-
-def answer_text(turn: dict) -> str:
-    """An answer as clean text for the clipboard: the answer, then each source with its quote."""
-    lines = [turn.get("answer", "")]
-    labels = display_labels(turn.get("citations") or [])
-    if turn.get("citations"):
-        lines += ["", "Sources:"]
-        for c in turn["citations"]:
-            lines.append(f"[{c['n']}] {labels[c['n']]} — “{c.get('quote', '')}”")
-    return "\n".join(lines)
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#!|~])")
-
-
-def md_escape(text) -> str:
-    """Text made inert in Markdown: HTML-significant characters as entities (no tag, no
-    handler), Markdown punctuation backslash-escaped (no link, image, emphasis or heading),
-    line breaks kept inside the block."""
-    text = str(text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace('"', "&quot;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def export_markdown(turns: list[dict]) -> str:
-    """The whole conversation as Markdown, each answer followed by its quoted citations.
-    Everything that came from a person or a document is escaped (``md_escape``)."""
-    out = ["# NCPI QA conversation", ""]
-    for t in turns:
-        out.append(f"## Q: {md_escape(t['q'])}".replace("\n", " "))
-        if t.get("searched"):
-            out.append(f"*Searching for: {md_escape(t['searched'])}*".replace("\n", " "))
-        out += ["", md_escape(t.get("answer", "")).replace("\n", "  \n"), ""]
-        labels = display_labels(t.get("citations") or [])
-        for c in t.get("citations") or []:
-            out.append(
-                f"\\[{c['n']}\\] **{md_escape(labels[c['n']])}** "
-                f"\\({md_escape(c['doc_id'])}, characters {c['start']}–{c['end']}\\)"
-            )
-            # every line of the quote inside the blockquote, whatever the line break
-            lines = md_escape(c.get("quote", "")).splitlines() or [""]
-            out.extend(f"> {line}" for line in lines)
-            out.append("")
-    return "\n".join(out).rstrip() + "\n"

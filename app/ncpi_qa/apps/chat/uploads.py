@@ -33,6 +33,7 @@ class Holder:
         # the upload being indexed: {"name", "session", "started", "progress"}, else None
         self.indexing: dict | None = None
         self.added: tuple[str, float] | None = None  # (file name, time) of the last upload
+        self.removed: tuple[str, float] | None = None  # (file name, time) of the last removal
 
 
 def safe_name(name: str) -> str:
@@ -157,9 +158,13 @@ def add_document(
             )
         if same.is_file() and not same.is_symlink() and same.read_bytes() == data:
             return f"{name} is already in the corpus and indexed."
+        from ncpi_qa.apps.chat.indexing import index_figures
+
+        base = index_figures(holder.qa.store)  # taken off the rebuild's figures: the file's own
         target = _write_new(corpus, name, data)
         holder.indexing = {
             "name": target.name, "session": session, "started": time.time(), "progress": None,
+            "base": base,
         }  # fmt: skip
         try:
             report = _rebuild(holder, on_progress)
@@ -181,10 +186,24 @@ def add_document(
         uploads[target.name] = {"sha256": file_sha256(data), "added_at": time.time()}
         _save_uploads(settings, uploads)
         holder.added = (target.name, time.time())
-    return (
-        f"Added {target.name}: {len(report.indexed)} documents and {report.n_chunks} chunks "
-        "are indexed. You can ask about it now."
-    )
+    figures = _own_figures(holder.qa.store, target.name)
+    return f"Added {target.name}: {figures} You can ask about it now."
+
+
+def _own_figures(store, source: str) -> str:
+    """ "24 pages, 144 chunks. The index now holds 2 documents." (the file's own figures,
+    as Sources lists them, then the index's)."""
+    from ncpi_qa.apps.chat.indexing import plural
+
+    docs = store.manifest.get("documents") or []
+    row = next((d for d in docs if d.get("source") == source), None)
+    doc = store.documents.get(row["doc_id"]) if row else None
+    pages = len({p[2] for p in getattr(doc, "pages", None) or []})
+    held = f"The index now holds {plural(len(docs), 'document')}."
+    if row is None:
+        return held
+    own = ([plural(pages, "page")] if pages else []) + [plural(int(row["n_chunks"]), "chunk")]
+    return f"{', '.join(own)}. {held}"
 
 
 def removable(settings, documents) -> set[str]:
@@ -235,9 +254,14 @@ def remove_document(holder: Holder, doc_id: str) -> str:
         uploads = uploaded_files(settings)
         uploads.pop(doc.source, None)
         _save_uploads(settings, uploads)
+        holder.removed = (doc.source, time.time())
     finally:
         holder.lock.release()
+    from ncpi_qa.apps.chat.indexing import plural
+
+    n = len(report.indexed)
     return (
-        f"Removed {doc.title} ({doc.source}) from the index: {len(report.indexed)} documents "
-        f"are indexed. The file was moved aside to removed/{moved.name} beside the index."
+        f"Removed {doc.title} ({doc.source}) from the index: {plural(n, 'document')} "
+        f"{'is' if n == 1 else 'are'} indexed now. The file was moved aside to "
+        f"removed/{moved.name} beside the index."
     )

@@ -1,0 +1,121 @@
+"""A conversation as Markdown (the chat's Export button) and as clean text (Copy).
+
+Words from a document are written as the document prints them: each quote (and each
+answer, which quotes) goes in a fenced block, whose content Markdown never interprets, so
+nothing in it is escaped; the fence is longer than any run of backticks inside. A quote sits
+in a blockquote (``> ``) around its fence, so pasted into an email it still reads as a
+quote. The few lines of prose around them (the question, a label) escape only what Markdown
+would misread there (``md_escape``), never quotes or parentheses, never as HTML entities.
+"""
+
+from __future__ import annotations
+
+import re
+
+# what Markdown could read as markup in a line of prose: code, emphasis, links, raw HTML
+# and entities, a heading's closing #s, tables, strikethrough; each gets one backslash
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&#|~])")
+_BACKTICKS = re.compile(r"`+")
+TIER_LABELS = {
+    "closest": "Closest passage — not a confirmed answer",
+    "none": "Not answered by the documents",
+}
+
+
+def md_escape(text) -> str:
+    """A line of prose made inert in Markdown: a backslash before each character that could
+    start markup (a backslash-escaped punctuation character renders as itself)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text or ""))
+
+
+def fenced(text, prefix: str = "") -> list[str]:
+    """``text`` as a fenced block, every line verbatim (line breaks of any kind made ``\\n``),
+    each output line led by ``prefix`` (``"> "`` inside a blockquote)."""
+    lines = str(text or "").splitlines() or [""]
+    longest = max((len(m) for m in _BACKTICKS.findall(str(text or ""))), default=0)
+    fence = "`" * max(3, longest + 1)
+    body = [f"{prefix}{line}" if line else prefix.rstrip() for line in lines]
+    return [f"{prefix}{fence}text", *body, f"{prefix}{fence}"]
+
+
+def tier_of(turn: dict) -> str:
+    """A turn's tier: "answer", "closest" or "none" (an older saved turn has none: it is
+    worked out from ``abstained`` and its citations)."""
+    tier = turn.get("tier")
+    if tier in ("answer", "closest", "none"):
+        return tier
+    if not turn.get("abstained"):
+        return "answer"
+    return "closest" if turn.get("citations") else "none"
+
+
+def _counts(turns: list[dict]) -> str:
+    asked = [t for t in turns if not t.get("error")]
+    by = {k: sum(tier_of(t) == k for t in asked) for k in ("answer", "closest", "none")}
+    parts = [f"{by['answer']} answered with quotes"]
+    parts.append(f"{by['closest']} with only the closest passage (not a confirmed answer)")
+    parts.append(f"{by['none']} not answered by the documents")
+    errors = len(turns) - len(asked)
+    if errors:
+        parts.append(f"{errors} not asked (an error)")
+    n = len(turns)
+    return f"{n} question{'s' if n != 1 else ''}: " + "; ".join(parts) + "."
+
+
+def passage_text(p: dict) -> str:
+    return str(p.get("text") or "")
+
+
+def export_markdown(turns: list[dict]) -> str:
+    """The whole conversation as Markdown: each answer followed by its quoted citations; a
+    declined answer by the closest passages found. Answers and quotes verbatim in fenced
+    blocks; the rest escaped (``md_escape``)."""
+    from ncpi_qa.apps.chat.turns import display_labels
+
+    out = ["# NCPI QA conversation", "", _counts(turns), ""]
+    for t in turns:
+        out.append(f"## Q: {md_escape(t['q'])}".replace("\n", " "))
+        if t.get("searched"):
+            out.append(f"*Searching for: {md_escape(t['searched'])}*".replace("\n", " "))
+        if t.get("context_note"):
+            out.append(f"*{md_escape(t['context_note'])}*".replace("\n", " "))
+        tier = "answer" if t.get("error") else tier_of(t)
+        if tier in TIER_LABELS:
+            out += ["", f"**{TIER_LABELS[tier]}**"]
+        out += ["", *fenced(t.get("answer", "")), ""]
+        labels = display_labels(t.get("citations") or [])
+        for c in t.get("citations") or []:
+            out.append(
+                f"[{c['n']}] **{md_escape(labels[c['n']])}** "
+                f"({md_escape(c['doc_id'])}, characters {c['start']}–{c['end']})"
+            )
+            out += [*fenced(c.get("quote", ""), "> "), ""]
+        if tier == "none" and t.get("passages"):
+            out += ["Closest passages found (not an answer):", ""]
+            for k, p in enumerate(t["passages"], 1):
+                out.append(
+                    f"Passage {k}: **{md_escape(p.get('label'))}** "
+                    f"({md_escape(p.get('doc_id'))}, characters {p.get('start')}–{p.get('end')})"
+                )
+                out += [*fenced(passage_text(p), "> "), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def answer_text(turn: dict) -> str:
+    """An answer as clean text for the clipboard: the answer, then each source with its
+    quote; a declined answer, the closest passages found."""
+    from ncpi_qa.apps.chat.turns import display_labels
+
+    tier = tier_of(turn)
+    lines = [f"({TIER_LABELS[tier]})"] if tier in TIER_LABELS else []
+    lines.append(turn.get("answer", ""))
+    labels = display_labels(turn.get("citations") or [])
+    if turn.get("citations"):
+        lines += ["", "Sources:"]
+        for c in turn["citations"]:
+            lines.append(f"[{c['n']}] {labels[c['n']]} — “{c.get('quote', '')}”")
+    elif tier == "none" and turn.get("passages"):
+        lines += ["", "Closest passages found (not an answer):"]
+        for k, p in enumerate(turn["passages"], 1):
+            lines.append(f"{k}. {p.get('label')} — “{passage_text(p)}”")
+    return "\n".join(lines)
