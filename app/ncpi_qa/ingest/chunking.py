@@ -22,7 +22,7 @@ from typing import Protocol
 from ncpi_qa.ingest.documents import Document
 from ncpi_qa.ingest.text import is_toc_line, sentence_spans
 
-CHUNKER_VERSION = 6  # 6: TXT/Markdown soft line breaks read as spaces
+CHUNKER_VERSION = 7  # 7: sentence ends from sentencex (docs/segmenter.md); 6: soft line breaks
 HEAD_MAX_CHARS = 160  # the title line embedded with a chunk is cut to this
 
 
