@@ -129,7 +129,7 @@ def _layout(gr, holder, events) -> Widgets:
             notice = gr.HTML(IX.notice_html(holder, None), elem_id="notice")
             chat = gr.HTML(R.render_chat([]), elem_id="chat")
             status = gr.HTML(status_html(""), elem_id="status")
-            with gr.Row():
+            with gr.Row(elem_id="ask-row"):
                 box = gr.Textbox(
                     label="Your question", placeholder="Ask about the documents…",
                     elem_id="question", lines=1, max_lines=4, scale=5,

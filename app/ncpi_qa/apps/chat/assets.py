@@ -135,29 +135,32 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
 .ncpi-panel .page-image .page-scroll { max-height: 45vh; overflow: auto; }
 .ncpi-panel .page-image button.zoom { border: 1px solid #6b7280; background: #ffffff;
   color: #111827; border-radius: 6px; padding: 0.1rem 0.5rem; cursor: pointer;
-  margin: 0.2rem 0; }
+  margin: 0.2rem 0; font: inherit; font-size: 0.9rem; }
 .ncpi-panel .page-image.zoomed { position: fixed; inset: 0; z-index: 1000; margin: 0;
   background: #f3f4f6; overflow: auto; padding: 0.5rem; }
 .ncpi-panel .page-image.zoomed button.zoom { position: sticky; top: 0; left: 0; z-index: 1; }
 .ncpi-panel .page-image.zoomed .page-scroll { max-height: none; overflow: visible; }
 .ncpi-panel .page-image.zoomed img { max-width: none; }
-.ncpi-panel .sources-view .file { overflow-wrap: anywhere; }
-.ncpi-panel .sources-view .said { margin: 0.2rem 0 0.4rem; padding: 0.3rem 0.5rem;
+.sources-view .file { overflow-wrap: anywhere; }
+.sources-view .said { margin: 0.2rem 0 0.4rem; padding: 0.3rem 0.5rem;
   border-radius: 6px; background: #fef3c7; border: 1px solid #d97706; }
 @media (min-width: 900px) {
   #side-column { position: sticky; top: 0.5rem; align-self: flex-start;
     max-height: calc(100vh - 1rem); overflow-y: auto; }
 }
 @media (max-width: 640px) {
-  .ncpi-panel .sources-view table, .ncpi-panel .sources-view tbody,
-  .ncpi-panel .sources-view tr, .ncpi-panel .sources-view td { display: block; width: 100%; }
-  .ncpi-panel .sources-view thead { position: absolute; width: 1px; height: 1px;
+  .sources-view table, .sources-view tbody,
+  .sources-view tr, .sources-view td { display: block; width: 100%; }
+  .sources-view thead { position: absolute; width: 1px; height: 1px;
     overflow: hidden; clip: rect(0, 0, 0, 0); }
-  .ncpi-panel .sources-view tr { border: 1px solid #d1d5db; border-radius: 8px;
+  .sources-view tr { border: 1px solid #d1d5db; border-radius: 8px;
     margin: 0 0 0.5rem; padding: 0.3rem 0.5rem; box-sizing: border-box; }
-  .ncpi-panel .sources-view td { border: none; padding: 0.15rem 0; }
-  .ncpi-panel .sources-view td[data-label]::before { content: attr(data-label) ": ";
+  .sources-view td { border: none; padding: 0.15rem 0; }
+  .sources-view td[data-label]::before { content: attr(data-label) ": ";
     font-weight: 600; color: #374151; }
+  #ask-row { flex-wrap: wrap; }
+  #ask-row > #question { flex: 1 1 100% !important; min-width: 100% !important; }
+  #ask-row > #ask { flex: 1 1 100% !important; }
   #chatlog { max-height: none; }
   #chatlog .msg.user { margin-left: 0; }
   #chatlog .msg.bot { margin-right: 0; }

@@ -9,8 +9,17 @@ Headings and page starts are empty anchor elements inside the text (``#doc-h-K``
 from __future__ import annotations
 
 import html
+import re
 
 MAX_OUTLINE = 400  # headings listed in the outline (a longer document lists its first 400)
+# a contents page: its first line says so; its entries end in a page number followed by the
+# next entry (a capital) or the page's end, the number not part of "Chapter 2 ..." itself
+_CONTENTS = re.compile(r"\s*(table of )?contents\b", re.IGNORECASE)
+_ENTRY_END = re.compile(
+    r"(?<!chapter)(?<!part)(?<!section)(?<!annex)(?<!appendix)(?<!volume)"
+    r"(?<=\S) (\d{1,4})(?=\s+[A-Z]|\s*$)",
+    re.IGNORECASE,
+)
 
 
 def esc(value) -> str:
@@ -36,6 +45,21 @@ def pages_of(doc, start: int, end: int) -> tuple[int, int] | None:
 def page_label(first: int, last: int | None = None) -> str:
     """ "p. 26", or "pp. 26–27" for a quote that runs over a page break."""
     return f"pp. {first}–{last}" if last is not None and last != first else f"p. {first}"
+
+
+def contents_breaks(doc) -> list[int]:
+    """Offsets at which a PDF's contents page ends an entry ("Introduction 3", "Chapter 1:
+    Civil disobedience 9"): the extracted text runs the entries together on one line, so
+    the view breaks the line there (markup only: the text itself is left as stored)."""
+    text, out = doc.text, []
+    for start, end, _ in getattr(doc, "pages", None) or []:
+        page = text[start:end]
+        if not _CONTENTS.match(page):
+            continue
+        ends = [start + m.end() for m in _ENTRY_END.finditer(page)]
+        if len(ends) >= 3:
+            out += ends
+    return out
 
 
 def _with_anchors(text: str, start, end, anchors: dict[int, list[str]]) -> str:
@@ -110,7 +134,8 @@ def page_figure(title: str, page_png, span: tuple[int, int] | None) -> str:
         f"{'' if marked else ' (the quote could not be located on the image)'}</summary>"
         '<button type="button" class="zoom" data-zoom aria-expanded="false">'
         "Enlarge the page</button>"
-        f'<div class="page-scroll"><img src="{esc(uri)}" alt="{esc(alt)}" '
+        f'<div class="page-scroll" tabindex="0" role="group" aria-label="{esc(alt)}">'
+        f'<img src="{esc(uri)}" alt="{esc(alt)}" '
         f'data-page="{esc(number)}" data-pages="{esc(shown)}" '
         f'data-marked="{str(marked).lower()}"></div></details>'
     )
@@ -151,6 +176,8 @@ def render_document(
                 f'<span class="page-start" id="doc-p-{esc(number)}" data-page="{esc(number)}" '
                 'tabindex="-1"></span>',
             )
+    for at in contents_breaks(doc):
+        anchors.setdefault(at, []).append('<br class="toc-break">')
     figure = page_figure(doc.title, page_png, span)
     body = _with_anchors(text, start if valid else None, end if valid else None, anchors)
     return (
