@@ -65,6 +65,20 @@ class Settings(BaseSettings):
         "sentence-transformers, seconds faster to start); false uses sentence-transformers.",
     )
     embed_batch_size: int = Field(default=32, description="Texts per encoder batch.")
+    sentence_vectors: Literal["separate", "pooled"] = Field(
+        default="separate",
+        description="How the index makes each sentence's vector: 'separate' (each sentence "
+        "encoded on its own as well as its chunk: about twice the model work; the answerer "
+        "was fitted on these) or 'pooled' (from the chunk's own forward pass: the mean of "
+        "the token states over the sentence's span; about half the indexing time, but the "
+        "shipped answerer's figures drop on it, docs/benchmarks.md). Changing it rebuilds "
+        "the index.",
+    )
+    reader_int8: bool = Field(
+        default=False,
+        description="Run the reader's Linear layers in dynamic int8 (torch quantisation): "
+        "faster answers on CPU; off until its answer figures match fp32's.",
+    )
     chunk_max_chars: int = Field(
         default=800, description="Largest chunk, in characters; chunks never cross sections."
     )

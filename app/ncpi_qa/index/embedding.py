@@ -89,10 +89,60 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+    def token_states(self, texts: list[str]):
+        """index/pooling.py's batches, from sentence-transformers' own forward pass (its
+        tokenizer, window and pooling), with each token's character offsets."""
+        import torch
+
+        model, tok = self.model, self.model.tokenizer
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        with torch.inference_mode():
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b : b + self.batch_size]
+                # sentence-transformers strips each text before tokenizing; offsets follow
+                lead = [len(texts[i]) - len(texts[i].lstrip()) for i in idx]
+                f = tok(
+                    [texts[i].strip() for i in idx],
+                    padding=True,
+                    truncation="longest_first",
+                    max_length=model.max_seq_length,
+                    return_tensors="pt",
+                    return_offsets_mapping=True,
+                    return_special_tokens_mask=True,
+                )
+                offsets, special = f.pop("offset_mapping"), f.pop("special_tokens_mask")
+                out = model(dict(f))
+                vecs = torch.nn.functional.normalize(out["sentence_embedding"], dim=1)
+                per_text = [
+                    (
+                        out["token_embeddings"][r].float().numpy(),
+                        [
+                            (int(o[0]) + lead[r], int(o[1]) + lead[r])
+                            if not s and a and o[1] > o[0]
+                            else None
+                            for o, s, a in zip(
+                                offsets[r], special[r], f["attention_mask"][r], strict=True
+                            )
+                        ],
+                    )
+                    for r in range(len(idx))
+                ]
+                yield idx, vecs.float().numpy(), per_text
+
+    def encode_pooled(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+        """(text vectors, span vectors) from one forward pass per text (index/pooling.py)."""
+        from ncpi_qa.index.pooling import encode_pooled
+
+        return encode_pooled(self.token_states, self.encode, texts, spans, self.dim)
+
 
 @lru_cache(maxsize=4)
-def get_embedder(name: str = BUNDLED, batch_size: int = 32) -> SentenceTransformerEmbedder:
-    """One model per process: loading it again costs seconds."""
+def get_embedder(name: str = BUNDLED, batch_size: int = 32, lean: bool = False):
+    """One model per process: loading it again costs seconds. ``lean``: the lean encoder
+    (index/minilm.py) where the model is a mean-pooled BERT, which starts seconds faster;
+    the index uses it for pooled sentence vectors."""
+    if lean and _is_bert_folder(model_path(name)):
+        return LeanMiniLMEmbedder(name, batch_size)
     return SentenceTransformerEmbedder(name, batch_size)
 
 
@@ -112,6 +162,12 @@ class LeanMiniLMEmbedder:
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self.encoder.encode(list(texts))
+
+    def encode_pooled(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+        """(text vectors, span vectors) from one forward pass per text (index/pooling.py)."""
+        from ncpi_qa.index.pooling import encode_pooled
+
+        return encode_pooled(self.encoder.token_states, self.encode, texts, spans, self.dim)
 
 
 def _is_bert_folder(path: Path) -> bool:

@@ -149,6 +149,30 @@ def encode_with_eta(embedder, texts: list[str], progress, log) -> np.ndarray:
     return np.concatenate(out)
 
 
+def encode_pooled_with_eta(
+    embedder, texts: list[str], spans: list[list[tuple[int, int]]], progress, log
+) -> tuple[np.ndarray, np.ndarray]:
+    """``embedder.encode_pooled`` (text vectors, span vectors) in slices, reporting as
+    ``encode_with_eta`` does (texts are chunks here; their sentences come with them)."""
+    slice_size, report = 512, progress if callable(progress) else None
+    if report is not None and texts:
+        slice_size = max(16, min(slice_size, -(-len(texts) // 20)))
+    outs, t0, last = [], time.monotonic(), 0.0
+    for i in range(0, max(len(texts), 1), slice_size):
+        outs.append(embedder.encode_pooled(texts[i : i + slice_size], spans[i : i + slice_size]))
+        done, now = min(i + slice_size, len(texts)), time.monotonic()
+        if report is not None:
+            report(done, len(texts), (now - t0) / max(done, 1) * (len(texts) - done))
+        if done < len(texts) and (now - last >= 10 or i == 0):
+            left = (now - t0) / done * (len(texts) - done)
+            log(f"  embedded {done}/{len(texts)} chunks, about {_duration(left)} left")
+            last = now
+    return (
+        np.concatenate([np.asarray(t, dtype=np.float32) for t, _ in outs]),
+        np.concatenate([np.asarray(s, dtype=np.float32) for _, s in outs]),
+    )
+
+
 def _duration(seconds: float) -> str:
     seconds = int(seconds + 0.5)
     if seconds < 60:

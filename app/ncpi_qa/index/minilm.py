@@ -4,8 +4,12 @@ Importing sentence-transformers costs ~5 s on this machine (it pulls in scikit-l
 much of transformers); this module needs ~1.5 s, which is what makes `ncpi-qa ask` start in
 a few seconds. It runs the same BERT forward pass with the same weights, tokenizer,
 truncation (256 tokens), mean pooling and L2 normalisation, and a test checks that its
-vectors match sentence-transformers' to within 1e-5. Indexing keeps using
-sentence-transformers (the reference implementation).
+vectors match sentence-transformers' to within 1e-5. Indexing with pooled sentence vectors
+uses it too (``token_states``: one pass per chunk, index/pooling.py); with separately encoded
+ones it uses sentence-transformers (the reference implementation).
+
+``quantize_int8()`` swaps the transformer layers' Linear weights for torch's dynamic int8
+ones (weights int8, activations quantised per batch; the reader's ``reader_int8`` setting).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class MiniLMEncoder:
         self.eps = cfg.get("layer_norm_eps", 1e-12)
         self.dim = self.hidden
         self.batch_size = batch_size
+        self.int8: dict | None = None  # {linear name: dynamic-int8 Linear} after quantize_int8
         self.w = load_file(str(path / "model.safetensors"))
         self.tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tok.enable_truncation(max_length=max_seq_length)
@@ -49,7 +54,32 @@ class MiniLMEncoder:
         )
 
     def _linear(self, x, name):
+        if self.int8 is not None and name in self.int8:
+            return self.int8[name](x)
         return self.torch.nn.functional.linear(x, self.w[f"{name}.weight"], self.w[f"{name}.bias"])
+
+    def quantize_int8(self) -> None:
+        """Dynamic int8 quantisation (torch.ao, weights per output channel) of every Linear
+        layer of the transformer (the attention projections and the feed-forward); the
+        embeddings, LayerNorms and anything the caller keeps outside ``w`` stay fp32. Call
+        after ``w`` holds the final weights."""
+        import warnings
+
+        torch = self.torch
+        names = sorted(k[: -len(".weight")] for k in self.w if k.startswith("encoder.layer."))
+        names = [n for n in names if f"{n}.bias" in self.w and self.w[f"{n}.weight"].dim() == 2]
+        layers = torch.nn.ModuleDict()
+        for n in names:
+            weight = self.w[f"{n}.weight"].float()
+            lin = torch.nn.Linear(weight.shape[1], weight.shape[0])
+            lin.weight.data.copy_(weight)
+            lin.bias.data.copy_(self.w[f"{n}.bias"].float())
+            layers[n.replace(".", "/")] = lin
+        with warnings.catch_warnings():  # torch.ao's deprecation notice (torchao is not here)
+            warnings.simplefilter("ignore")
+            qconfig = torch.ao.quantization.per_channel_dynamic_qconfig  # closer than per-tensor
+            q = torch.ao.quantization.quantize_dynamic(layers, {torch.nn.Linear: qconfig})
+        self.int8 = {n: q[n.replace(".", "/")] for n in names}
 
     def _forward(self, ids, mask):
         x = self.hidden_states(ids, mask)
@@ -90,21 +120,46 @@ class MiniLMEncoder:
             x = self._layer_norm(x + self._linear(h, f"{p}.output.dense"), f"{p}.output.LayerNorm")
         return x
 
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+    def _batches(self, texts: list[str]):
+        """(indices, encodings, ids, mask) per batch, longest texts first so each batch pads
+        little, as sentence-transformers does."""
         torch = self.torch
-        out = []
-        # Sort by length so each batch pads little, as sentence-transformers does.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b : b + self.batch_size]
-                enc = self.tok.encode_batch([texts[i] for i in idx])
-                ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
-                mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
-                out.append((idx, self._forward(ids, mask).numpy()))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            enc = self.tok.encode_batch([texts[i] for i in idx])
+            ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
+            mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
+            yield idx, enc, ids, mask
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for idx, v in out:
-            vecs[idx] = v
+        with self.torch.inference_mode():
+            for idx, _, ids, mask in self._batches(texts):
+                vecs[idx] = self._forward(ids, mask).numpy()
         return vecs
+
+    def token_states(self, texts: list[str]):
+        """Per batch: the texts' indices, their vectors (as ``encode``), and per text its
+        last-layer token states and each token's character offsets in the text (None for
+        [CLS], [SEP] and padding): what index/pooling.py pools sentences from."""
+        torch = self.torch
+        with torch.inference_mode():
+            for idx, enc, ids, mask in self._batches(texts):
+                h = self.hidden_states(ids, mask)
+                m = mask.unsqueeze(-1).to(h.dtype)
+                pooled = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                vecs = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+                per_text = [
+                    (
+                        h[r].numpy(),
+                        [
+                            o if not special and attend else None
+                            for o, special, attend in zip(
+                                e.offsets, e.special_tokens_mask, e.attention_mask, strict=True
+                            )
+                        ],
+                    )
+                    for r, e in enumerate(enc)
+                ]
+                yield idx, vecs, per_text

@@ -37,6 +37,7 @@ from ncpi_qa.index.generations import (  # noqa: F401 - current_generation etc. 
     BuildReport,
     clean_leftovers,
     current_generation,
+    encode_pooled_with_eta,
     encode_with_eta,
     read_manifest,
     store_lock,
@@ -62,6 +63,8 @@ def chunking_config(settings: Settings) -> dict:
         "max_chars": settings.chunk_max_chars,
         "max_tokens": settings.chunk_max_tokens,
         "tokenizer": model_token_counter(settings.embedding_model).name,
+        # how sentence vectors are made (index/pooling.py): a change re-embeds everything
+        "sentence_vectors": settings.sentence_vectors,
     }
 
 
@@ -148,6 +151,43 @@ def _limits_config(settings: Settings) -> dict:
 def embed_texts(doc: Document, chunks: list[Chunk]) -> tuple[list[str], list[str]]:
     """What the index embeds for one document: each chunk's text, and each chunk's sentences."""
     return [c.embed_text() for c in chunks], [doc.text[s:e] for c in chunks for s, e in c.sentences]
+
+
+def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """Where each of the chunk's sentences lies in its ``embed_text()`` (title line, newline,
+    then the chunk's text), for pooling them from the chunk's forward pass."""
+    base = len(chunk.embed_head()) + 1 - chunk.start
+    return [(base + s, base + e) for s, e in chunk.sentences]
+
+
+def _embed_pending(settings, embedder, pending, track, progress, log):
+    """Vectors for the documents to embed: per document (chunk vectors, sentence vectors),
+    and how many texts went through the model. Pooled: one pass per chunk (sentences pooled
+    from it, index/pooling.py), where the embedder can; else every sentence on its own too."""
+    report = track.embedded if track.callback else progress
+    if settings.sentence_vectors == "pooled" and hasattr(embedder, "encode_pooled"):
+        texts = [c.embed_text() for _, chunks, _ in pending for c in chunks]
+        spans = [sentence_spans(c) for _, chunks, _ in pending for c in chunks]
+        log(f"Embedding {len(texts)} chunks ({len(pending)} document(s)) with {embedder.name}...")
+        track(stage="embedding", texts_total=len(texts))
+        chunk_vecs, sent_vecs = encode_pooled_with_eta(embedder, texts, spans, report, log)
+        out, a, b = [], 0, 0
+        for _, chunks, _ in pending:
+            n_sents = sum(len(c.sentences) for c in chunks)
+            out.append((chunk_vecs[a : a + len(chunks)], sent_vecs[b : b + n_sents]))
+            a, b = a + len(chunks), b + n_sents
+        return out, len(texts)
+    texts, bounds = [], []
+    for doc, chunks, _ in pending:
+        chunk_texts, sentence_texts = embed_texts(doc, chunks)
+        a, b = len(texts), len(texts) + len(chunk_texts)
+        texts += chunk_texts
+        texts += sentence_texts
+        bounds.append((a, b, len(texts)))
+    log(f"Embedding {len(texts)} texts ({len(pending)} document(s)) with {embedder.name}...")
+    track(stage="embedding", texts_total=len(texts))
+    vecs = encode_with_eta(embedder, texts, report, log)
+    return [(vecs[a:b], vecs[b:c]) for a, b, c in bounds], len(texts)
 
 
 def build_index(
@@ -277,23 +317,19 @@ def _build(
         if embedder is None:
             from ncpi_qa.index.embedding import get_embedder
 
-            embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-        texts, bounds = [], []
-        for doc, chunks, _ in pending:
-            chunk_texts, sentence_texts = embed_texts(doc, chunks)
-            a, b = len(texts), len(texts) + len(chunk_texts)
-            texts += chunk_texts
-            texts += sentence_texts
-            bounds.append((a, b, len(texts)))
-        log(f"Embedding {len(texts)} texts ({len(pending)} document(s)) with {embedder.name}...")
-        track(stage="embedding", texts_total=len(texts))
-        vecs = encode_with_eta(embedder, texts, track.embedded if track.callback else progress, log)
-        report.texts_embedded = len(texts)
-        for (doc, chunks, cache_file), (a, b, c) in zip(pending, bounds, strict=True):
-            per_doc[doc.doc_id] = (chunks, vecs[a:b], vecs[b:c])
+            embedder = get_embedder(
+                settings.embedding_model,
+                settings.embed_batch_size,
+                lean=settings.sentence_vectors == "pooled",
+            )
+        vecs, report.texts_embedded = _embed_pending(
+            settings, embedder, pending, track, progress, log
+        )
+        for (doc, chunks, cache_file), (chunk_vecs, sent_vecs) in zip(pending, vecs, strict=True):
+            per_doc[doc.doc_id] = (chunks, chunk_vecs, sent_vecs)
             tmp = cache_file.with_suffix(".tmp.npz")
             try:
-                np.savez(tmp, chunks=vecs[a:b], sentences=vecs[b:c])
+                np.savez(tmp, chunks=chunk_vecs, sentences=sent_vecs)
                 os.replace(tmp, cache_file)
             except BaseException:
                 tmp.unlink(missing_ok=True)

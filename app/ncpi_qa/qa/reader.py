@@ -95,12 +95,15 @@ def best_span(start: np.ndarray, end: np.ndarray, ok: np.ndarray, max_len: int =
 
 
 class Reader:
-    def __init__(self, path: Path | None = None, base: Path | None = None) -> None:
+    def __init__(
+        self, path: Path | None = None, base: Path | None = None, int8: bool | None = None
+    ) -> None:
         import torch
         from safetensors.torch import load_file
 
         from ncpi_qa.index.embedding import BUNDLED, model_path
         from ncpi_qa.index.minilm import MiniLMEncoder
+        from ncpi_qa.settings import get_settings
 
         path = Path(path or READER)
         if not path.exists():
@@ -121,6 +124,8 @@ class Reader:
         self.cls_w, self.cls_b = weights.pop("cls.weight"), weights.pop("cls.bias")
         self.span_w, self.span_b = weights.pop("span.weight"), weights.pop("span.bias")
         self.enc.w = weights
+        if get_settings().reader_int8 if int8 is None else int8:  # settings.reader_int8
+            self.enc.quantize_int8()
 
     def read(
         self, question: str, items: list[tuple[str, str, str]], batch_size: int = 16
