@@ -159,7 +159,7 @@ def test_decide_thresholds_margins_and_cites_exact_text(fake_qa_parts):
     passages = retriever.search(q, qvec, 5)
     answerer = Answerer(store, linear_model({"cov_sent": 8.0}, threshold=0.5, margin=0.5))
     profile = analyse(q)
-    cands, answerability = answerer.score(profile, qvec, passages)
+    cands, answerability, _ = answerer.score(profile, qvec, passages)
     assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
     text, tier, cites = answerer.decide(profile, cands, answerability, threshold=0.0)
     assert tier == "answer" and 1 <= len(cites) <= 3

@@ -250,19 +250,28 @@ def test_no_citations_means_validity_one_and_unmeasured_metrics_are_none():
     assert r["retrieval"]["dense"]["hit@1"] is None
 
 
-def test_abstaining_with_citations_is_not_a_correct_abstention():
-    rows = [Row("u", "Weather?", [], unanswerable=True)]
-    records = [
-        {
-            "answer": "no",
-            "abstained": True,
-            "latency_ms": 1.0,
-            "citations": [cite("b", 0, 11, chunk_id="b [0:35]")],
-        }
+def test_a_lookalike_shown_its_closest_passage_asserts_nothing_but_oos_must_get_none():
+    # The closest tier quotes a passage without asserting it: right for a look-alike (nothing
+    # asserted), but an out-of-scope question is promised the none tier.
+    rows = [
+        Row("u", "Weather?", [], unanswerable=True, kind="unanswerable"),
+        Row("o", "Cricket?", [], unanswerable=True, kind="oos"),
+        Row("o2", "Tennis?", [], unanswerable=True, kind="oos"),
     ]
-    r = score_records(rows, records, DOCS, CHUNKS)
-    assert r["abstention_accuracy"] == 0.0
-    assert [f["kind"] for f in r["failures"]] == ["should_abstain"]
+    closest = {
+        "answer": "The documents may not say this directly; the closest passage is ...",
+        "abstained": True,
+        "tier": "closest",
+        "latency_ms": 1.0,
+        "citations": [cite("b", 0, 11, chunk_id="b [0:35]")],
+    }
+    none = {"answer": "no", "abstained": True, "tier": "none", "citations": [], "latency_ms": 1}
+    r = score_records(rows, [closest, closest, none], DOCS, CHUNKS)
+    assert r["abstention_accuracy"] == 1.0 and r["failures"] == []
+    assert r["tiers"]["unanswerable"] == {"answer": 0, "closest": 1, "none": 0}
+    assert r["tiers"]["oos"] == {"answer": 0, "closest": 1, "none": 1}
+    assert r["lookalike_asserted"] == 0.0 and r["oos_in_none"] == 0.5
+    assert r["n_asserted"] == 0 and r["asserted_precision"] is None
 
 
 def test_support_not_found_counts_as_a_miss():

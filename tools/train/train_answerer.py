@@ -27,8 +27,9 @@ import sys
 import time
 from pathlib import Path
 
+import fit_calibrator
 import numpy as np
-from train_data import Item, featurize, hit1, log, part_data
+from train_data import Item, domain_part, featurize, hit1, log, part_data
 from train_mlp import SEED, fit_mlp
 
 from ncpi_qa.evals import squad
@@ -39,6 +40,7 @@ from ncpi_qa.qa.reader import READER, Reading
 from ncpi_qa.settings import Settings, project_root
 
 DATA = project_root().parent / "shared" / "data" / "squad2"
+DOMAIN = project_root().parent / "shared" / "data" / "domain-dev"
 READ_TOP = 12
 FOLDS = 5
 STAGE2_HIDDEN = (32,)
@@ -56,14 +58,15 @@ def read_items(items: list[Item], s1s, reader, cache: Path) -> list[list[Reading
     for it, top in zip(items, tops, strict=True):
         h.update(it.question.encode())
         for i in top:
-            h.update(f"{it.headings[i]}\x00{it.texts[i]}\x01".encode())
+            h.update(f"{it.headings[i]}\x00{it.previous[i]}\x00{it.texts[i]}\x01".encode())
     path = cache / f"readings-{h.hexdigest()[:16]}.json"
     if path.exists():
         raw = json.loads(path.read_text())
         return [[Reading(a, tuple(s) if s else None, b) for a, s, b in q] for q in raw]
     out, t0 = [], time.perf_counter()
     for n, (it, top) in enumerate(zip(items, tops, strict=True)):
-        out.append(reader.read(it.question, [(it.headings[i], it.texts[i]) for i in top]))
+        items_ = [(it.headings[i], it.previous[i], it.texts[i]) for i in top]
+        out.append(reader.read(it.question, items_))
         if (n + 1) % 250 == 0:
             log(f"reader: {n + 1}/{len(items)} questions ({time.perf_counter() - t0:.0f}s)")
     cache.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,7 @@ def stage2_items(items: list[Item], s1s, readings) -> list[Item]:
                 z=it.z[top],
                 texts=[it.texts[i] for i in top],
                 headings=[it.headings[i] for i in top],
+                previous=[it.previous[i] for i in top],
             )
         )
     return out
@@ -214,6 +218,7 @@ def calib_figures(items2: list[Item]) -> dict:
         "ece": round(err, 4),
         "reliability": table,
         "logits": [o[2] for o in oof],
+        "lp": lp,
         "conf": conf,
     }
 
@@ -225,7 +230,22 @@ def build_parts(args, settings, embedder) -> dict:
     if not args.curve:
         train = squad.load_squad(args.data / "train-v2.0-10-articles.json")
         parts["train"] = part_data("train", train, settings, embedder, args.work)
+        if args.domain and (args.domain / "qa.jsonl").exists():
+            parts["domain"] = domain_part("domain", args.domain, settings, embedder, args.work)
     return parts
+
+
+def domain_items(args, part, stage1, stage2, null2, weight, reader):
+    """The domain set's fit pages read and scored by the final stage 2 (never fitted on
+    them): (items, answer logits, logits)."""
+    from ncpi_qa.evals.domain import part_pages
+
+    keep = part_pages(args.domain, "fit")
+    dom = [it for it in featurize(part, weight) if it.group in keep]
+    s1 = stage1_logits(stage1, dom)
+    items = stage2_items(dom, s1, read_items(dom, s1, reader, args.work / "domain"))
+    scored = [answer_logit(stage2, null2, it.x) for it in items]
+    return items, [lp for lp, _ in scored], [s for _, s in scored]
 
 
 def main(argv=None) -> int:
@@ -233,6 +253,10 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     ap.add_argument("--reader", type=Path, default=READER)
+    ap.add_argument(
+        "--domain", type=Path, default=DOMAIN,
+        help="the policy-prose set (its fit pages calibrate; its report pages are never read)",
+    )  # fmt: skip
     ap.add_argument("--work", type=Path, default=project_root() / "build" / "squad")
     ap.add_argument("--curve", type=Path, help="a train_reader --work folder: score its snapshots")
     ap.add_argument(
@@ -284,6 +308,14 @@ def main(argv=None) -> int:
         read_top=READ_TOP,
         calibration=fig["calibration"],
     )
+    rows = fit_calibrator.rows_for(items2, fig["lp"], fig["logits"], "squad")
+    if "domain" in parts:
+        d_items, d_lp, d_logits = domain_items(
+            args, parts["domain"], stage1, stage2, null2, weight, reader
+        )
+        rows += fit_calibrator.rows_for(d_items, d_lp, d_logits, "domain")
+    cal, t_answer, t_none, cal_meta = fit_calibrator.fit(rows, log=log)
+    model.calibrator, model.threshold, model.none_tier = cal, t_answer, t_none
     model.meta = {
         "fusion_dense_weight": weight,
         "fusion_train_hit1": {str(k): round(v, 4) for k, v in fusion.items()},
@@ -301,13 +333,21 @@ def main(argv=None) -> int:
             "reliability": fig["reliability"],
             "margins_acc_prec": margins,
         },
+        "calibrator": {
+            **cal_meta,
+            "answer_threshold": round(t_answer, 4),
+            "none_threshold": round(t_none, 4),
+            "fitted_on": "SQuAD calib articles (out of fold) + domain-dev fit pages",
+        },
+        "reader": str(args.reader),
         "seed": SEED,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     model.save(args.out)
     log(
-        f"threshold {fig['threshold']:.2f}, margin {margin}: calib (out of fold) "
-        f"{fig['accuracy']}, top-1 {fig['top1_answerable']}, ECE {fig['ece']}"
+        f"Platt threshold {fig['threshold']:.2f}, margin {margin}: calib (out of fold) "
+        f"{fig['accuracy']}, top-1 {fig['top1_answerable']}, ECE {fig['ece']}; "
+        f"calibrator: answer {t_answer:.3f}, none {t_none:.3f}"
     )
     log(f"wrote {args.out} in {time.perf_counter() - t0:.0f}s")
     return 0

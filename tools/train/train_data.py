@@ -25,12 +25,27 @@ def log(msg: str) -> None:
 def part_data(name, articles, settings, embedder, work: Path, oos=()):
     """Store, questions, their vectors, and the dense and BM25 candidates of each question;
     ``oos``: articles left out of the index whose questions are asked as out of scope."""
+    s = squad.build_store(articles, work / name, settings, embedder, log=log)
+    return part_from(name, s, squad.to_rows(articles, oos=list(oos)), embedder, work)
+
+
+def domain_part(name, folder: Path, settings, embedder, work: Path):
+    """The policy-prose set (evals/domain.py): its pages indexed with the seed page, every
+    question (both parts: ``Item.group`` is the page, so callers split by page)."""
+    from ncpi_qa.evals import domain
+
+    s = domain.build_store(
+        folder, work / name, settings, domain.seed_pages(settings), embedder, log=log
+    )
+    return part_from(name, s, domain.load_rows(folder), embedder, work)
+
+
+def part_from(name, s, rows, embedder, work: Path):
     from ncpi_qa.index.store import Store
     from ncpi_qa.qa.retrieve import Retriever
 
-    s = squad.build_store(articles, work / name, settings, embedder, log=log)
+    settings = s
     store = Store.load(s.store_dir)
-    rows = squad.to_rows(articles, oos=list(oos))
     qvecs = _question_vectors([r.question for r in rows], embedder, work / name)
     retriever = Retriever(store, embedder, settings.candidate_k)
     cands = [
@@ -38,7 +53,10 @@ def part_data(name, articles, settings, embedder, work: Path, oos=()):
         for r, v in zip(rows, qvecs, strict=True)
     ]
     spans = [locate_support(r.support, store.documents) for r in rows]
-    log(f"{name}: {len(articles)} articles, {len(store.chunks)} chunks, {len(rows)} questions")
+    log(
+        f"{name}: {len(store.documents)} documents, {len(store.chunks)} chunks, "
+        f"{len(rows)} questions"
+    )
     return {"store": store, "rows": rows, "qvecs": qvecs, "cands": cands, "spans": spans}
 
 
@@ -81,13 +99,14 @@ class Item(NamedTuple):
     z: np.ndarray  # 1 for sentences in the support's passage (what citation precision counts)
     headings: list[str] = []  # the section each candidate sits under (what the reader sees)
     kind: str = ""  # answerable | unanswerable | oos
-    group: str = ""  # the article the question was written on
+    group: str = ""  # the article (or page) the question was written on
+    previous: list[str] = []  # the sentence before each candidate (what the reader sees too)
 
 
 def featurize(part, dense_weight: float):
     """Per question: its feature matrix, the multi-hot of sentences that hold the answer
     (a gold answer's text, in the support's passage), and whether it is unanswerable."""
-    from ncpi_qa.qa.answer import Answerer
+    from ncpi_qa.qa.answer import Answerer, previous_sentence
     from ncpi_qa.qa.features import FEATURES
     from ncpi_qa.qa.model import MLP, AnswerModel
     from ncpi_qa.qa.question import analyse
@@ -103,17 +122,20 @@ def featurize(part, dense_weight: float):
         golds = [normalize(a) for a in row.answers]
         y = np.zeros(len(where), dtype=np.float32)
         z = np.zeros(len(where), dtype=np.float32)
-        texts, heads = [], []
+        texts, heads, prevs = [], [], []
         for n, (pi, j) in enumerate(where):
             p = passages[pi]
             s, e = store.chunks[p.chunk_index].sentences[j]
             texts.append(store.documents[p.doc_id].text[s:e])
             heads.append(store.chunks[p.chunk_index].section)
+            prevs.append(previous_sentence(store, p.chunk_index, j))
             if row.unanswerable or not any(
                 p.doc_id == d and overlaps((p.start, p.end), (s, e)) for d, s, e in sp
             ):
                 continue
             z[n] = 1.0
             y[n] = float(any(g in normalize(texts[-1]) for g in golds))
-        out.append(Item(x, y, row.unanswerable, row.question, texts, z, heads, row.kind, row.group))
+        out.append(
+            Item(x, y, row.unanswerable, row.question, texts, z, heads, row.kind, row.group, prevs)
+        )
     return out

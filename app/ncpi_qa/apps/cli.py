@@ -319,13 +319,22 @@ def build_parser() -> argparse.ArgumentParser:
     sq.add_argument(
         "--part",
         choices=("fit", "calib", "report"),
-        help="only the dev articles of this fixed split part (evals/README.md)",
+        help="only the dev articles (SQuAD) or pages (--domain: fit or report) of this fixed "
+        "split part (evals/README.md)",
     )
     sq.add_argument("--titles", nargs="+", help="only these articles")
     sq.add_argument("--articles", type=int, help="only the first N articles")
     sq.add_argument("--limit", type=int, help="a fixed random sample of N questions")
     sq.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
     sq.add_argument("--work", type=Path, help="scratch folder for the SQuAD corpus and index")
+    dm = sp.add_argument_group("Policy-prose runner (instead of --dataset)")
+    dm.add_argument(
+        "--domain",
+        type=Path,
+        help="the policy-prose set (shared/data/domain-dev): its pages indexed with the seed "
+        "page in a scratch store, its questions (three kinds) the dataset; with --part, only "
+        "the questions of that part's pages (fit: calibrated on; report: never fitted on)",
+    )
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("bench", help="benchmark indexing and asking")

@@ -7,6 +7,7 @@ import math
 from functools import lru_cache
 
 from ncpi_qa.evals.dataset import Row
+from ncpi_qa.evals.promise import promise_figures, tier_of
 from ncpi_qa.ingest.text import find_normalized, normalize
 
 # The CI gate (`ncpi-qa eval --gate`) on the seed page's dev set: each metric must be at least
@@ -34,6 +35,14 @@ SQUAD_GATE = {
     "citation_precision": 0.90,
     "citation_recall": 0.64,
     "fusion_gain": 0.01,
+}
+# The policy-prose gate (`ncpi-qa eval --domain ... --part report --gate`) on the set's report
+# pages (never fitted or calibrated on): the tiers' promise (evals/promise.py).
+DOMAIN_GATE = {
+    "asserted_precision": 0.80,
+    "right_first": 0.70,
+    "oos_in_none": 0.80,
+    "citation_validity": 1.0,
 }
 MODES = ("bm25", "dense", "rrf", "hybrid")
 HIT_KS = (1, 3, 5)
@@ -127,15 +136,16 @@ def _ratio(num: float, den: int) -> float | None:
 
 def _expected(row: Row) -> str:
     if row.unanswerable:
-        return "(abstain, no citations)"
+        return "(nothing asserted: the closest or none tier)"
     text = "any of: " + " | ".join(row.answers)
     return text + (f"; all of: {' | '.join(row.all_of)}" if row.all_of else "")
 
 
 def score_records(rows: list[Row], records: list[dict], documents, chunks) -> dict:
-    """Metrics from one record per row: {answer, abstained, citations, latency_ms, best_score,
-    retrieved: {mode: [chunk index, ...]}}. ``documents`` maps doc_id -> object with .text;
-    ``chunks`` is the store's chunk list (objects with chunk_id, doc_id, start, end)."""
+    """Metrics from one record per row: {answer, abstained, tier, citations, latency_ms,
+    best_score, forced_answer, retrieved: {mode: [chunk index, ...]}}. ``documents`` maps
+    doc_id -> object with .text; ``chunks`` is the store's chunk list (objects with chunk_id,
+    doc_id, start, end)."""
     chunks_by_id = {c.chunk_id: c for c in chunks}
     n_ans = n_correct = n_false_abst = n_unans = n_abst_ok = 0
     n_cites = n_valid = n_prec_cites = n_supporting = 0
@@ -153,9 +163,10 @@ def score_records(rows: list[Row], records: list[dict], documents, chunks) -> di
         n_cites += len(cites)
         n_valid += sum(valid)
         kinds, correct = [], None
-        if row.unanswerable:
+        tier = tier_of(rec)
+        if row.unanswerable:  # right when nothing is asserted (closest or none tier)
             n_unans += 1
-            correct = abstained and not cites
+            correct = abstained
             n_abst_ok += correct
             if not correct:
                 kinds.append("should_abstain")
@@ -216,13 +227,23 @@ def score_records(rows: list[Row], records: list[dict], documents, chunks) -> di
                     "citations": compact,
                 }
             )
+        forced = rec.get("forced_answer")
         per_question.append(
             {
                 "id": row.id,
                 "unanswerable": row.unanswerable,
                 "kind": row.kind or ("unanswerable" if row.unanswerable else "answerable"),
                 "abstained": abstained,
+                "tier": tier,
                 "correct": bool(correct),
+                "confidence": rec.get("best_score"),
+                "forced_right": (not row.unanswerable)
+                and answer_correct(
+                    rec.get("answer", "") if forced is None else forced, row.answers, row.all_of
+                ),
+                "first_right": (not row.unanswerable)
+                and bool(cites)
+                and answer_correct(cites[0].get("quote", ""), row.answers, row.all_of),
                 "best_score": rec.get("best_score"),
                 "latency_ms": rec.get("latency_ms"),
                 "n_citations": len(cites),
@@ -257,6 +278,7 @@ def score_records(rows: list[Row], records: list[dict], documents, chunks) -> di
         result["citation_page_accuracy"] = _ratio(n_page_ok, n_page_cites)
     if any(r.kind for r in rows):  # SQuAD: the three kinds of question, apart
         result.update(kind_accuracies(per_question))
+    result.update(promise_figures(per_question))
     return result
 
 
@@ -264,7 +286,8 @@ KIND_KEYS = {"answerable": "HasAns", "unanswerable": "NoAns", "oos": "OOS"}
 
 
 def kind_accuracies(per_question: list[dict]) -> dict:
-    """HasAns (answered right), NoAns (look-alike declined) and OOS (out of scope declined)."""
+    """HasAns (answered right in the answer tier), NoAns (a look-alike not asserted) and OOS
+    (out of scope not asserted; ``oos_in_none`` says how many got the none tier)."""
     out = {}
     for kind, key in KIND_KEYS.items():
         qs = [q for q in per_question if q["kind"] == kind]
@@ -297,14 +320,14 @@ def sweep_point(
     for kind, key in list(KIND_KEYS.items())[1:]:
         ks = [o for r, o in zip(rows, outcomes, strict=True) if r.kind == kind]
         if ks:
-            kinds[f"{key}_accuracy"] = _ratio(sum(o[0] and not o[2] for o in ks), len(ks))
+            kinds[f"{key}_accuracy"] = _ratio(sum(o[0] for o in ks), len(ks))
     return {
         **kinds,
         "threshold": threshold,
         "answer_accuracy": _ratio(
             sum(not o[0] and answer_correct(o[1], r.answers, r.all_of) for r, o in ans), len(ans)
         ),
-        "abstention_accuracy": _ratio(sum(o[0] and not o[2] for o in una), len(una)),
+        "abstention_accuracy": _ratio(sum(o[0] for o in una), len(una)),
         "answered_rate": _ratio(sum(not o[0] for o in outcomes), len(outcomes)),
         "configured": threshold == configured,
     }

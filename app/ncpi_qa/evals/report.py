@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ncpi_qa.evals.metrics import GATE, HIT_KS, MODES
+from ncpi_qa.evals.report_tiers import tier_lines, tiers_html
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -28,7 +29,7 @@ img { max-width: 100%; border: 1px solid #e3e3e3; }
 METRICS = [
     ("answer_accuracy", "answerable questions answered correctly (abstaining counts wrong)"),
     ("false_abstention_rate", "answerable questions where the bot abstained"),
-    ("abstention_accuracy", "unanswerable questions abstained on, with no citations"),
+    ("abstention_accuracy", "unanswerable questions with nothing asserted (closest or none)"),
     ("citation_validity", "citations whose quote is exactly the document text at its offsets"),
     ("citation_precision", "citations (answerable rows with support) that overlap the support"),
     ("citation_recall", "answerable rows with support that have a supporting citation"),
@@ -75,6 +76,7 @@ def format_table(result: dict) -> str:
     ]
     for mode, m in result["retrieval"].items():
         lines.append(f"  {mode:<10}" + "".join(f"{_fmt(v):>8}" for v in m.values()))
+    lines += tier_lines(result)
     if result.get("threshold_sweep"):
         lines += ["", "  threshold  answer_acc  abstain_acc  answered"]
         for p in result["threshold_sweep"]:
@@ -310,6 +312,7 @@ def write_report(result: dict, out_dir: Path) -> Path:
 <style>{CSS}</style></head><body>
 <h1>ncpi-qa evaluation</h1><p class=meta>{meta}</p>{warn}
 <h2>Summary</h2>{_summary_table(result)}
+{tiers_html(result, plt, _png)}
 <h2>Retrieval by mode</h2>
 <p>A hit is a retrieved chunk whose character span overlaps the support quote's span
 (top {_fmt(result.get("retrieval_k"))} per mode, answerable questions with support).</p>

@@ -50,10 +50,15 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
             ) from None
         best = a.best_score
         best = float(best) if best is not None and math.isfinite(best) else None
+        forced = answerer.decide(
+            analyse(a.question), a.candidates, float("inf"), threshold=float("-inf")
+        )  # what the answer tier would say at any threshold: the risk-coverage curve's
         records.append(
             {
                 "answer": a.text,
                 "abstained": a.abstained,
+                "tier": a.tier,
+                "forced_answer": forced.text if a.candidates else None,
                 "citations": [c.to_dict() for c in a.citations],
                 "latency_ms": a.timings_ms.get("total"),
                 "best_score": None if best is None else round(best, 4),
@@ -115,9 +120,28 @@ def _squad_rows(args, settings, log):
     return rows, squad.build_store(articles, Path(work), settings, embedder, log=log), embedder
 
 
+def _domain_rows(args, settings, log):
+    """The policy-prose runner: the set's pages and the seed page indexed in a scratch store,
+    the questions of the chosen part (evals/domain.py)."""
+    from ncpi_qa.evals import domain
+    from ncpi_qa.index.embedding import get_embedder
+    from ncpi_qa.settings import project_root
+
+    part = args.part if args.part in domain.PARTS else None
+    if args.part and part is None:
+        raise NcpiError(f"--domain takes --part {' or '.join(domain.PARTS)}, not {args.part}")
+    rows = domain.load_rows(Path(args.domain), part)
+    work = Path(args.work or project_root() / "build" / "domain-eval")
+    embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+    extra = domain.seed_pages(settings)
+    log(f"Policy prose: {len(rows)} questions ({part or 'all'} pages); index in {work}")
+    s = domain.build_store(Path(args.domain), work, settings, extra, embedder, log=log)
+    return rows, s, embedder
+
+
 def main(args, settings) -> int:
     """`ncpi-qa eval`: returns the exit code (1 when --gate fails)."""
-    from ncpi_qa.evals.metrics import GATE, SQUAD_GATE, fusion_gain
+    from ncpi_qa.evals.metrics import DOMAIN_GATE, GATE, SQUAD_GATE, fusion_gain
     from ncpi_qa.qa.pipeline import QA
 
     squad_file = getattr(args, "squad", None)
@@ -127,13 +151,18 @@ def main(args, settings) -> int:
         if squad_file:
             rows, settings, embedder = _squad_rows(args, settings, _log)
             source = f"{squad_file} ({args.part or 'all'} articles)"
+        elif getattr(args, "domain", None):
+            rows, settings, embedder = _domain_rows(args, settings, _log)
+            source = f"{args.domain} ({args.part or 'all'} pages)"
         else:
             path = Path(args.dataset) if getattr(args, "dataset", None) else default_dataset()
             rows, embedder, source = load_dataset(path), None, str(path)
         qa = QA(settings, embedder=embedder)  # the index must exist: `ncpi-qa index`
         result = evaluate(qa, rows, k=getattr(args, "k", None))
         result["dataset"] = source
-        result["gate"] = SQUAD_GATE if squad_file else GATE
+        result["gate"] = (
+            SQUAD_GATE if squad_file else DOMAIN_GATE if getattr(args, "domain", None) else GATE
+        )
         if squad_file:
             result["fusion_gain"] = fusion_gain(result)
         if getattr(args, "report", None):

@@ -17,12 +17,21 @@ from typing import NamedTuple
 import numpy as np
 
 from ncpi_qa.ingest.text import normalize
+from ncpi_qa.qa.calibrator import question_features
 from ncpi_qa.qa.features import TermStats, candidate_features
 from ncpi_qa.qa.model import AnswerModel
 from ncpi_qa.qa.question import Profile
 from ncpi_qa.schema import ABSTAIN_PHRASE, CLOSEST_PHRASE, Answer, Candidate, Citation, Passage
 
 DECLINE_TEXT = ABSTAIN_PHRASE + " The closest passages found are listed below."
+
+
+class Scored(NamedTuple):
+    """The candidates, best first, and the two calibrated confidences (qa/calibrator.py)."""
+
+    candidates: list[Candidate]
+    confidence: float
+    relevance: float
 
 
 class Decision(NamedTuple):
@@ -80,16 +89,17 @@ class Answerer:
         return self._reader
 
     def final_scores(self, question: str, x: np.ndarray, items):
-        """(indices of the scored candidates, their final logits, their readings or None).
+        """(indices of the scored candidates, their final logits, their readings or None, and
+        their final feature rows).
         ``items(i)`` gives candidate i's (heading, previous sentence, sentence), read only for
         the ones the reader sees."""
         s1 = self.model.stage1.scores(x)
         if self.model.stage2 is None:
-            return np.arange(len(x)), s1, [None] * len(x)
+            return np.arange(len(x)), s1, [None] * len(x), x
         top = np.argsort(-s1, kind="stable")[: self.model.read_top]
         readings = self.reader.read(question, [items(i) for i in top])
-        logits = self.model.stage2.scores(stage2_features(x[top], s1[top], readings))
-        return top, logits, readings
+        x2 = stage2_features(x[top], s1[top], readings)
+        return top, self.model.stage2.scores(x2), readings, x2
 
     def sentence_sims(self, qvec: np.ndarray, passages: list[Passage]) -> list[np.ndarray]:
         vectors = self.store.sentence_vectors_for([p.chunk_index for p in passages])
@@ -98,13 +108,11 @@ class Answerer:
     def features(self, profile: Profile, qvec: np.ndarray, passages: list[Passage]):
         return candidate_features(profile, self.stats, passages, self.sentence_sims(qvec, passages))
 
-    def score(
-        self, profile: Profile, qvec: np.ndarray, passages: list[Passage]
-    ) -> tuple[list[Candidate], float]:
-        """Candidates best first, and P(one of them answers the question)."""
+    def score(self, profile: Profile, qvec: np.ndarray, passages: list[Passage]) -> Scored:
+        """Candidates best first, P(the best answers the question), P(on topic)."""
         x, where = self.features(profile, qvec, passages)
         if not where:
-            return [], 0.0
+            return Scored([], 0.0, 0.0)
         spans = []
         for pi, j in where:
             ci = passages[pi].chunk_index
@@ -116,7 +124,7 @@ class Answerer:
             text = self.store.documents[chunk.doc_id].text
             return chunk.section, previous_sentence(self.store, ci, j), text[s:e]
 
-        idx, logits, readings = self.final_scores(profile.text, x, item)
+        idx, logits, readings, x2 = self.final_scores(profile.text, x, item)
         cands = []
         for i, logit, r in zip(idx, logits, readings, strict=True):
             ci, j, s, e = spans[i]
@@ -126,7 +134,18 @@ class Answerer:
             span_score = r.span_logit if r is not None else float("-inf")
             cands.append(Candidate(ci, j, s, e, float(logit), float(x[i, 0]), span, span_score))
         cands.sort(key=lambda c: -c.score)
-        return cands, self.model.answerability(logits)
+        confidence, relevance = self.confidence(logits, x2)
+        return Scored(cands, confidence, relevance)
+
+    def confidence(self, logits: np.ndarray, x2: np.ndarray) -> tuple[float, float]:
+        """(P(the answer is right), P(the documents are on topic)): the calibrator's when it
+        is fitted, else the Platt-calibrated answer share for both."""
+        model = self.model
+        if model.calibrator is None or model.stage2 is None or not len(logits):
+            p = model.answerability(logits)
+            return p, p
+        f = question_features(model.answer_logit(logits), logits, x2)
+        return model.calibrator.predict(f)
 
     def decide(
         self,
@@ -254,8 +273,8 @@ def quote(store, chosen, lead: str | None = None) -> tuple[str, list[Citation]]:
 
 def answer_with(answerer, profile, qvec: np.ndarray, passages, **decide_kw) -> Answer:
     """score() once, decide() once: the Answer, for either answerer."""
-    candidates, best = answerer.score(profile, qvec, passages)
-    decision = answerer.decide(profile, candidates, best, **decide_kw)
+    candidates, best, relevance = answerer.score(profile, qvec, passages)
+    decision = answerer.decide(profile, candidates, best, relevance=relevance, **decide_kw)
     return Answer(
         question=profile.text,
         text=decision.text,
@@ -267,6 +286,7 @@ def answer_with(answerer, profile, qvec: np.ndarray, passages, **decide_kw) -> A
         best_score=best if best is not None and math.isfinite(best) else None,
         threshold=decide_kw.get("threshold", answerer.threshold),
         none_threshold=decide_kw.get("none_threshold", answerer.model.none_threshold),
+        relevance=relevance,
     )
 
 

@@ -50,6 +50,9 @@ BASE = (
     "names_found",
 )
 FEATURES = BASE + FACTS + tuple(f"kind_{k}" for k in KINDS)
+# What stage 2 adds for the candidates the reader read (qa/answer.py stage2_features).
+READ_FEATURES = ("s1", "s1_margin", "rd", "rd_margin", "rd_rank_inv", "rd_span", "rd_span_margin")
+STAGE2_FEATURES = FEATURES + READ_FEATURES
 GROUPS = {
     "dense": ("dense", "dense_chunk", "dense_margin", "dense_rank_inv"),
     "retrieval": ("chunk_rank_inv", "bm25_rel"),

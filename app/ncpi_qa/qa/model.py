@@ -20,21 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from ncpi_qa.errors import AnswererWeightsError
-from ncpi_qa.qa.features import FEATURES
+from ncpi_qa.qa.calibrator import CAL_FEATURES, Calibrator
+from ncpi_qa.qa.features import FEATURES, READ_FEATURES, STAGE2_FEATURES
 
 WEIGHTS = Path(__file__).with_name("weights") / "answerer.json"
-
-
-READ_FEATURES = (
-    "s1",
-    "s1_margin",
-    "rd",
-    "rd_margin",
-    "rd_rank_inv",
-    "rd_span",
-    "rd_span_margin",
-)
-STAGE2_FEATURES = FEATURES + READ_FEATURES
+__all__ = ["READ_FEATURES", "STAGE2_FEATURES", "AnswerModel", "MLP", "load_model"]
 
 
 @dataclass
@@ -93,21 +83,26 @@ class AnswerModel:
     # the none tier's threshold on relevance (None: the answer threshold, i.e. no closest tier)
     none_tier: float | None = None
     span_min: float = float("-inf")  # the reader's span logit a lead span needs
+    calibrator: Calibrator | None = None  # when fitted: P(right) and P(relevant) per question
 
     @property
     def none_threshold(self) -> float:
         return self.threshold if self.none_tier is None else self.none_tier
 
-    def answerability(self, logits: np.ndarray) -> float:
-        """The calibrated confidence that the best candidate answers (0 with none)."""
+    def answer_logit(self, logits: np.ndarray) -> float:
+        """logit(p) of the softmax's answer share over [no answer, candidates] (-30: none)."""
         if len(logits) == 0:
-            return 0.0
+            return -30.0
         top = max(float(logits.max()), self.null_score)
         z = float(np.exp(logits - top).sum())
-        # logit(p) of the softmax's answer share, computed without forming p
-        lp = float(np.log(z) - (self.null_score - top))
+        return float(np.log(z) - (self.null_score - top))
+
+    def answerability(self, logits: np.ndarray) -> float:
+        """The Platt-calibrated confidence that the best candidate answers (0 with none)."""
+        if len(logits) == 0:
+            return 0.0
         a, b = self.calibration
-        return float(1.0 / (1.0 + np.exp(-(a * lp + b))))
+        return float(1.0 / (1.0 + np.exp(-(a * self.answer_logit(logits) + b))))
 
     def to_json(self) -> dict:
         return {
@@ -120,6 +115,7 @@ class AnswerModel:
             "margin": self.margin,
             "none_threshold": self.none_tier,
             "span_min": None if self.span_min == float("-inf") else self.span_min,
+            "calibrator": self.calibrator.to_json() if self.calibrator else None,
             "meta": self.meta,
         }
 
@@ -136,6 +132,7 @@ class AnswerModel:
             meta=d.get("meta", {}),
             none_tier=d.get("none_threshold"),
             span_min=float("-inf") if d.get("span_min") is None else float(d["span_min"]),
+            calibrator=Calibrator.from_json(d["calibrator"]) if d.get("calibrator") else None,
         )
 
     def save(self, path: Path = WEIGHTS) -> None:
@@ -157,8 +154,10 @@ def load_model(path: Path | None = None) -> AnswerModel:
         raise AnswererWeightsError(
             f"the answerer's weights ({path}) cannot be read ({e}): run `make train`"
         ) from None
-    if model.stage1.features != FEATURES or (
-        model.stage2 is not None and model.stage2.features != STAGE2_FEATURES
+    if (
+        model.stage1.features != FEATURES
+        or (model.stage2 is not None and model.stage2.features != STAGE2_FEATURES)
+        or (model.calibrator is not None and model.calibrator.features != CAL_FEATURES)
     ):
         raise AnswererWeightsError(
             f"the answerer's weights ({path}) were trained on other features: run `make train`"
