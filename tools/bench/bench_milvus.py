@@ -62,7 +62,8 @@ def phase_milvus(p: dict) -> dict:
     server, uri = start_server(work / "data")
     try:
         s = Settings(corpus_dir=p["corpus"], store_dir=work / "store", vector_store="milvus",
-                     milvus_uri=uri, milvus_collection_prefix="bench")  # fmt: skip
+                     milvus_uri=uri, milvus_collection_prefix="bench",
+                     sentence_vectors="separate")  # as the build phase's cache  # fmt: skip
         emb, quiet = _embedder(p), (lambda m: None)
         with Meter() as m_index:
             rep = build_index(s, embedder=emb, log=quiet)

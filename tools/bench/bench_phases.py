@@ -52,7 +52,9 @@ def phase_build(p: dict) -> dict:
     from ncpi_qa.index.store import build_index
     from ncpi_qa.settings import Settings
 
-    inner, settings = _embedder(p), Settings(corpus_dir=p["corpus"], store_dir=p["store"])
+    # sentences encoded on their own (the bench's reference); bench_modes times "pooled"
+    settings = Settings(corpus_dir=p["corpus"], store_dir=p["store"], sentence_vectors="separate")
+    inner = _embedder(p)
     frac = p.get("raw_fraction") or 1.0  # quick: raw encoder timed on samples, scaled up
 
     def raw(items: list[str], seed: int) -> tuple[float, float, float | None]:

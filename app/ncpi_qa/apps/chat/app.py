@@ -247,16 +247,22 @@ def serve(demo, host: str = "127.0.0.1", port: int | None = None, settings=None,
 
 
 def launch(settings, host: str | None = None, port: int | None = None, **kwargs):
-    """Load the QA pipeline over the index `ncpi-qa index` built, and serve the chat app (the
-    app never builds the index itself; `make run` indexes first)."""
+    """Serve the chat app over the index `ncpi-qa index` built, loading the QA pipeline's
+    models meanwhile (the app never builds the index itself; `make run` indexes first)."""
     offline_env()
-    from ncpi_qa.qa.pipeline import QA
+    from ncpi_qa.apps.chat.loading import LoadingQA
+    from ncpi_qa.apps.chat.uploads import Holder
+    from ncpi_qa.index.backend import open_store
 
     host, port = host or settings.host, port or settings.port
     warning = check_bind(host, settings.allow_remote)  # refuses before any slow work
     if settings.auth_file:
         read_auth_file(settings.auth_file)  # a bad file fails here, with its reason
-    demo = create_app(QA(settings))  # NoIndexError says to run `ncpi-qa index`
+    # The models load in the background while Gradio starts (apps/chat/loading.py); the page
+    # needs only the index, opened here (NoIndexError says to run `ncpi-qa index`).
+    holder = Holder(None)
+    holder.qa = LoadingQA(settings, open_store(settings), holder).start()
+    demo = create_app(holder)
     where = "local only" if warning is None else "REACHABLE FROM OTHER MACHINES"
     if warning:
         login = "login required" if settings.auth_file else "no login: set --auth-file"
