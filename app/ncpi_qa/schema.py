@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the index's chunk; schema imports nothing at run time
+from ncpi_qa.ingest.chunking import citation_label
+
+if TYPE_CHECKING:  # the index's chunk
     from ncpi_qa.ingest.chunking import Chunk
 
 ABSTAIN_PHRASE = "The documents don't answer this."
@@ -21,16 +23,6 @@ ABSTAIN_PHRASE = "The documents don't answer this."
 #             Answer.passages and shown under the answer.
 TIERS = ("answer", "closest", "none")
 CLOSEST_PHRASE = "The documents may not say this directly; the closest passage is"
-
-
-def citation_label(title: str, section: str = "", page: int | None = None) -> str:
-    """What a person reads for a source: "PCC web page · Background · p. 2"."""
-    parts = [title or "Untitled document"]
-    if section and section != title:
-        parts.append(section)
-    if page is not None:
-        parts.append(f"p. {page}")
-    return " · ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,6 @@ from ncpi_qa.ingest.chunking import Chunk
 from ncpi_qa.ingest.documents import Document
 from ncpi_qa.settings import Settings
 
-FORMAT_VERSION = 1  # of the manifest and what a generation holds
-
 Hits = list[tuple[int, float]]  # (chunk index, score), best first
 
 
@@ -108,12 +106,3 @@ def get_backend(settings: Settings) -> Backend:
 def open_store(settings: Settings) -> IndexStore:
     """The live generation of the configured backend, loaded for reading."""
     return get_backend(settings).load()
-
-
-def sentence_offsets(chunks: list[Chunk]) -> list[int]:
-    """Index of each chunk's first sentence in the generation's sentence order."""
-    offsets, n = [], 0
-    for c in chunks:
-        offsets.append(n)
-        n += len(c.sentences)
-    return offsets

@@ -33,12 +33,13 @@ from ncpi_qa.errors import IndexIncompatibleError, NoIndexError
 if TYPE_CHECKING:  # loaded lazily where they are used (faiss and bm25s cost import time)
     import bm25s
     import faiss
-from ncpi_qa.index.backend import FORMAT_VERSION, sentence_offsets
 from ncpi_qa.index.dense import FaissSearch, build_faiss
 from ncpi_qa.index.generations import (
+    FORMAT_VERSION,
     clean_leftovers,
     current_generation,
     read_manifest,
+    sentence_offsets,
     store_lock,
 )
 from ncpi_qa.index.lexical import (

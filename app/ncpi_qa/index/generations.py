@@ -22,6 +22,8 @@ from ncpi_qa.errors import (
 
 LOCK_NAME = ".build.lock"
 
+FORMAT_VERSION = 1  # of the manifest and what a generation holds
+
 
 @contextlib.contextmanager
 def store_lock(store_dir: Path, timeout: float, log=None) -> Iterator[None]:
@@ -180,3 +182,12 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def sentence_offsets(chunks: list) -> list[int]:
+    """Index of each chunk's first sentence in the generation's sentence order."""
+    offsets, n = [], 0
+    for c in chunks:
+        offsets.append(n)
+        n += len(c.sentences)
+    return offsets

@@ -26,9 +26,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ncpi_qa.errors import IndexIncompatibleError, NoIndexError, VectorStoreUnavailableError
-from ncpi_qa.index.backend import FORMAT_VERSION, sentence_offsets
 from ncpi_qa.index.dense import HNSW_EF_SEARCH, HNSW_M
-from ncpi_qa.index.generations import store_lock
+from ncpi_qa.index.generations import FORMAT_VERSION, sentence_offsets, store_lock
 from ncpi_qa.index.lexical import bm25_tokens, document_frequencies
 from ncpi_qa.index.milvus_lease import WriterLease, milvus_client
 from ncpi_qa.ingest.chunking import Chunk

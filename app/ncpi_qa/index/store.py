@@ -30,10 +30,11 @@ from ncpi_qa.errors import (
     IndexBusyError,
     StoreWriteError,
 )
-from ncpi_qa.index.backend import FORMAT_VERSION, Backend, get_backend
+from ncpi_qa.index.backend import Backend, get_backend
 from ncpi_qa.index.embedding import model_token_counter
 from ncpi_qa.index.files_store import Store  # noqa: F401 - the files backend's reader
 from ncpi_qa.index.generations import (  # noqa: F401 - current_generation etc. re-exported
+    FORMAT_VERSION,
     BuildReport,
     clean_leftovers,
     current_generation,

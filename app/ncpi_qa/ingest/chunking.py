@@ -69,6 +69,16 @@ class TokenizerTokens:
         return [len(e.ids) for e in enc]
 
 
+def citation_label(title: str, section: str = "", page: int | None = None) -> str:
+    """What a person reads for a source: "PCC web page · Background · p. 2"."""
+    parts = [title or "Untitled document"]
+    if section and section != title:
+        parts.append(section)
+    if page is not None:
+        parts.append(f"p. {page}")
+    return " · ".join(parts)
+
+
 @dataclass
 class Chunk:
     chunk_id: str
@@ -83,9 +93,7 @@ class Chunk:
 
     @property
     def label(self) -> str:
-        """Human citation label, e.g. "Report · Findings · p. 12" (schema.citation_label)."""
-        from ncpi_qa.schema import citation_label
-
+        """Human citation label, e.g. "Report · Findings · p. 12" (citation_label)."""
         return citation_label(self.title, self.section, self.page)
 
     def embed_head(self) -> str:
