@@ -15,8 +15,10 @@ from .test_eval_metrics import CHUNKS, DOCS, _rows_and_records
 def check_report(path: Path) -> str:
     """One self-contained page: four inline PNG plots, no scripts, no links out."""
     page = path.read_text(encoding="utf-8")
-    assert page.count("<img") == 4
-    assert re.findall(r'<img[^>]*src="([^"]{0,22})', page) == ["data:image/png;base64,"] * 4
+    # retrieval, latency, trade-off, scores and the tiers' risk-coverage curve
+    assert page.count("<img") == 5
+    assert re.findall(r'<img[^>]*src="([^"]{0,22})', page) == ["data:image/png;base64,"] * 5
+    assert "Tiers: what each promises" in page
     assert not re.search(r"https?://", page)
     assert "<script" not in page.lower() and "<link" not in page.lower()
     return page
