@@ -35,6 +35,7 @@ def test_query_engine_cites_sentences_and_declines(shipped_qa, shipped_qa_quotin
     engine = NcpiQueryEngine(qa=shipped_qa_quoting)
     r = engine.query(Q)
     assert isinstance(r, Response) and not r.metadata["abstained"]
+    assert r.metadata["tier"] == "answer"
     assert "64" in r.response and r.source_nodes
     for sn in r.source_nodes:
         node = sn.node
@@ -42,7 +43,9 @@ def test_query_engine_cites_sentences_and_declines(shipped_qa, shipped_qa_quotin
         assert doc.text[node.start_char_idx : node.end_char_idx] == node.get_content()
         assert normalize(node.get_content()) in normalize(r.response)
     off = NcpiQueryEngine(qa=shipped_qa).query("What is the boiling point of mercury in kelvin?")
+    # out of scope: the none tier, nothing cited
     assert off.metadata["abstained"] and off.source_nodes == []
+    assert off.metadata["tier"] == "none"
 
 
 JTAI = "What are joint targeted area inspections?"

@@ -94,7 +94,9 @@ class NcpiQueryEngine(CustomQueryEngine):
             source_nodes=[NodeWithScore(node=citation_node(c), score=c.score) for c in a.citations],
             metadata={
                 "abstained": a.abstained,
+                "tier": a.tier,  # answer | closest | none (schema.TIERS)
                 "answerability": a.best_score,
+                "relevance": a.relevance,
                 "passages": [p.chunk_id for p in a.passages],
                 "context": a.context,
             },
