@@ -228,11 +228,40 @@ def build_parts(args, settings, embedder) -> dict:
     indexed, held = squad.scope_split(squad.select(dev, "calib"))
     parts = {"calib": part_data("calib", indexed, settings, embedder, args.work, oos=held)}
     if not args.curve:
-        train = squad.load_squad(args.data / "train-v2.0-10-articles.json")
-        parts["train"] = part_data("train", train, settings, embedder, args.work)
+        if not args.reuse_stage1:
+            train = squad.load_squad(args.data / "train-v2.0-10-articles.json")
+            parts["train"] = part_data("train", train, settings, embedder, args.work)
         if args.domain and (args.domain / "qa.jsonl").exists():
             parts["domain"] = domain_part("domain", args.domain, settings, embedder, args.work)
     return parts
+
+
+def fit_stage1(args, parts):
+    """(stage 1, the fusion weight, hit@1 by weight, train questions): fitted on the train-10
+    file, which no reader reads; ``--reuse-stage1`` takes them from an earlier answerer's
+    weights instead (the same data and seed: the same result, minutes saved)."""
+    if args.reuse_stage1:
+        from ncpi_qa.qa.model import load_model
+
+        old = load_model(args.reuse_stage1)
+        fusion = {float(k): v for k, v in old.meta["fusion_train_hit1"].items()}
+        log(f"stage 1 and fusion weight from {args.reuse_stage1}")
+        return (
+            old.stage1,
+            old.meta["fusion_dense_weight"],
+            fusion,
+            old.meta["trained_on"].get("stage1_questions", 0),
+        )
+    grid = [round(w, 2) for w in np.linspace(0, 1, 21)]
+    fusion = {w: hit1(parts["train"], w) for w in grid}
+    weight = max(grid, key=lambda w: (fusion[w], -abs(w - 0.5)))
+    log(
+        f"fusion on train: hit@1 dense {fusion[1.0]:.3f}, bm25 {fusion[0.0]:.3f}, "
+        f"rrf {hit1(parts['train'], None):.3f}, linear w={weight} {fusion[weight]:.3f}"
+    )
+    tr = featurize(parts["train"], weight)
+    stage1, _ = fit_mlp([i.x for i in tr], [i.y for i in tr], FEATURES, log=log)
+    return stage1, weight, fusion, len(tr)
 
 
 def domain_items(args, part, stage1, stage2, null2, weight, reader):
@@ -253,6 +282,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     ap.add_argument("--reader", type=Path, default=READER)
+    ap.add_argument("--reuse-stage1", type=Path, help="an answerer.json whose stage 1 to keep")
     ap.add_argument(
         "--domain", type=Path, default=DOMAIN,
         help="the policy-prose set (its fit pages calibrate; its report pages are never read)",
@@ -272,16 +302,10 @@ def main(argv=None) -> int:
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
     parts = build_parts(args, settings, embedder)
     if args.curve:
+        from curve import curve
+
         return curve(args, parts, load_model(args.out))
-    grid = [round(w, 2) for w in np.linspace(0, 1, 21)]
-    fusion = {w: hit1(parts["train"], w) for w in grid}
-    weight = max(grid, key=lambda w: (fusion[w], -abs(w - 0.5)))
-    log(
-        f"fusion on train: hit@1 dense {fusion[1.0]:.3f}, bm25 {fusion[0.0]:.3f}, "
-        f"rrf {hit1(parts['train'], None):.3f}, linear w={weight} {fusion[weight]:.3f}"
-    )
-    tr = featurize(parts["train"], weight)
-    stage1, null1 = fit_mlp([i.x for i in tr], [i.y for i in tr], FEATURES, log=log)
+    stage1, weight, fusion, n_train = fit_stage1(args, parts)
     cal = featurize(parts["calib"], weight)
     s1 = stage1_logits(stage1, cal)
     recall = np.mean(
@@ -321,14 +345,18 @@ def main(argv=None) -> int:
         "fusion_train_hit1": {str(k): round(v, 4) for k, v in fusion.items()},
         "trained_on": {
             "stage1": "SQuAD 2.0 train-10 file",
+            "stage1_questions": n_train,
             "stage2_and_calibration": sorted({it.group for it in items2}),
-            "questions": len(tr) + len(items2),
+            "questions": n_train + len(items2),
         },
         "stage1_recall_at_read_top": round(float(recall), 4),
         "calib_out_of_fold": {
             "accuracy": fig["accuracy"],
             "top1_answerable": fig["top1_answerable"],
-            "auc_answerable_vs_lookalike": auc(fig["conf"], items2),
+            "auc_answerable_vs_lookalike": fit_calibrator.auc(
+                [c for c, it in zip(fig["conf"], items2, strict=True) if it.kind == "answerable"],
+                [c for c, it in zip(fig["conf"], items2, strict=True) if it.kind == "unanswerable"],
+            ),
             "ece": fig["ece"],
             "reliability": fig["reliability"],
             "margins_acc_prec": margins,
@@ -350,46 +378,6 @@ def main(argv=None) -> int:
         f"calibrator: answer {t_answer:.3f}, none {t_none:.3f}"
     )
     log(f"wrote {args.out} in {time.perf_counter() - t0:.0f}s")
-    return 0
-
-
-def auc(conf, items2) -> float:
-    """P(an answerable question's confidence > a look-alike's): how well they are told apart."""
-    pos = np.array([c for c, it in zip(conf, items2, strict=True) if it.kind == "answerable"])
-    neg = np.array([c for c, it in zip(conf, items2, strict=True) if it.kind == "unanswerable"])
-    if not len(pos) or not len(neg):
-        return float("nan")
-    gt = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
-    return round(float(gt), 4)
-
-
-def curve(args, parts, model: AnswerModel) -> int:
-    """Calib figures (out of fold) for each reader snapshot: the value of more compute."""
-    from ncpi_qa.qa.reader import Reader
-
-    weight = model.meta.get("fusion_dense_weight", 0.5)
-    cal = featurize(parts["calib"], weight)
-    if args.curve_limit and args.curve_limit < len(cal):
-        keep = sorted(np.random.default_rng(SEED).choice(len(cal), args.curve_limit, replace=False))
-        cal = [cal[i] for i in keep]
-    s1 = stage1_logits(model.stage1, cal)
-    rows = []
-    for snap in sorted(args.curve.glob("reader-*.safetensors")):
-        meta = json.loads(snap.with_suffix(".json").read_text())
-        items2 = stage2_items(cal, s1, read_items(cal, s1, Reader(snap), args.work / "calib"))
-        fig = calib_figures(items2)
-        row = {
-            "snapshot": snap.name,
-            "pairs": meta["pairs"],
-            "minutes": round(meta["seconds"] / 60, 1),
-            "accuracy": fig["accuracy"],
-            "top1_answerable": fig["top1_answerable"],
-            "auc_answerable_vs_lookalike": auc(fig["conf"], items2),
-            "ece": fig["ece"],
-        }
-        log(json.dumps(row))
-        rows.append(row)
-    print(json.dumps(rows, indent=1))
     return 0
 
 
