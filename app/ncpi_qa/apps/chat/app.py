@@ -184,11 +184,14 @@ def _wire(gr, demo, w: Widgets, ev) -> None:
         ).then(ev.finish, [w.box, w.turns], answered, **private).then(None, js=FOCUS_JS)
     w.saved.change(None, [w.saved], None, js=SAVE_JS, queue=False, **quiet)
     w.action_btn.click(
-        ev.action, [w.action, w.turns],
-        [w.panel, w.tabs, w.turns, w.chat, w.saved, w.status, w.action, w.sources,
-         w.sources_key],
-        js="(a, t) => [window.__ncpiAction || a, t]", queue=False, **private,
-    )  # fmt: skip
+        ev.action,
+        [w.action, w.turns],
+        [w.panel, w.tabs, w.turns, w.chat, w.saved, w.status, w.action, w.sources, w.sources_key],
+        js="(a, t) => [window.__ncpiAction || a, t]",
+        queue=False,
+        trigger_mode="always_last",
+        **private,
+    )  # always_last: a click while the last one runs is run after it, never dropped
     w.clear.click(
         ev.clear, None, [w.turns, w.chat, w.panel, w.saved, w.status, w.box, w.export],
         queue=False, **private,

@@ -118,6 +118,20 @@ def _page_jump(numbers: list[int], current: int | None) -> str:
     )
 
 
+def _png_size(uri: str) -> str:
+    """' width="W" height="H"' of a PNG data URI (from its header), so the page keeps the
+    image's room before it is decoded and nothing below it moves; "" when unreadable."""
+    import base64
+    import struct
+
+    try:
+        head = base64.b64decode(uri.split(",", 1)[1][:44])
+        w, h = struct.unpack(">II", head[16:24])
+    except (IndexError, ValueError, struct.error):
+        return ""
+    return f' width="{w}" height="{h}"'
+
+
 def page_figure(title: str, page_png, span: tuple[int, int] | None) -> str:
     """A PDF's page(s) as printed: ``page_png`` is (data URI, quote marked?, first page
     number); two pages stacked when the quote runs over a page break (``span``). An Enlarge
@@ -135,7 +149,7 @@ def page_figure(title: str, page_png, span: tuple[int, int] | None) -> str:
         '<button type="button" class="zoom" data-zoom aria-expanded="false">'
         "Enlarge the page</button>"
         f'<div class="page-scroll" tabindex="0" role="group" aria-label="{esc(alt)}">'
-        f'<img src="{esc(uri)}" alt="{esc(alt)}" '
+        f'<img src="{esc(uri)}"{_png_size(uri)} alt="{esc(alt)}" '
         f'data-page="{esc(number)}" data-pages="{esc(shown)}" '
         f'data-marked="{str(marked).lower()}"></div></details>'
     )

@@ -3,6 +3,7 @@ list of turns (see ``render``), called by the Gradio wiring in ``ui`` and by tes
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -242,6 +243,15 @@ def browser_secret(settings) -> str:
         return secrets.token_hex(16)
 
 
+@functools.lru_cache(maxsize=32)
+def _page_image(path: str, mtime_ns: int, number: int, quote: str | None):
+    """A rendered page, kept for the next click on the same citation (a changed file has a
+    new mtime, so it is rendered again)."""
+    from ncpi_qa.apps.chat.pdfpage import page_image
+
+    return page_image(Path(path), number, quote)
+
+
 def pdf_page(settings, doc, cite: dict):
     """(data URI, quote marked?, page number) of the PDF page a citation is on, or None."""
     if doc is None or doc.kind != "pdf" or settings is None:
@@ -253,7 +263,5 @@ def pdf_page(settings, doc, cite: dict):
         path = next((p for p in corpus.rglob(doc.source) if p.is_file()), None)
     if number is None or path is None:
         return None
-    from ncpi_qa.apps.chat.pdfpage import page_image
-
-    rendered = page_image(path, number, cite.get("quote"))
+    rendered = _page_image(str(path), path.stat().st_mtime_ns, number, cite.get("quote"))
     return None if rendered is None else (*rendered, number)
