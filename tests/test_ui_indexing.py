@@ -145,3 +145,30 @@ def test_only_uploads_are_removed_and_moved_aside(fake_index, fake_embedder, tmp
     assert [a.read_text() for a in aside] == [src.read_text()]
     assert "ferry-notes" not in holder.qa.store.documents
     assert removable(fake_index, holder.qa.store.documents) == set()
+
+
+@pytest.mark.slow
+def test_a_stale_remove_says_what_happened(fake_index, fake_embedder, tmp_path):
+    """Issue 26 item 3: a Remove… clicked in a tab whose Sources predates a removal in
+    another tab says the document is gone and redraws the list, instead of dropping the row
+    silently; the notice tells everyone of the removal."""
+    from ncpi_qa.apps.chat import indexing as IX
+    from ncpi_qa.apps.chat.events import ChatEvents
+    from ncpi_qa.apps.chat.uploads import Holder, add_document, remove_document
+    from ncpi_qa.qa.pipeline import QA
+
+    holder = Holder(QA(fake_index, embedder=fake_embedder))
+    src = tmp_path / "up" / "ferry-notes.txt"
+    src.parent.mkdir()
+    src.write_text("Ferry notes\n\nThe ferry ran 14 times on Sunday.\n")
+    add_document(holder, str(src), src.name)
+    events = ChatEvents(holder, tmp_path / "export")
+    other_tab = events.sources_key()  # what the other tab's Sources shows: with the file
+    assert remove_document(holder, "ferry-notes").startswith("Removed Ferry notes")
+    assert events.sources_key() != other_tab  # its next tick redraws Sources
+    out = events.action("rm:ferry-notes", [])
+    status, sources = out[5], out[7]
+    said = "That document is no longer in the index (it was removed, perhaps in another tab"
+    assert said in status and said in sources
+    assert "ferry-notes.txt" not in sources and 'data-action="rm:' not in sources
+    assert "ferry-notes.txt was removed from the index" in IX.notice_html(holder, None)
