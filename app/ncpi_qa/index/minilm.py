@@ -24,7 +24,6 @@ import numpy as np
 class MiniLMEncoder:
     def __init__(self, path: Path, max_seq_length: int | None = None, batch_size: int = 32):
         import torch
-        from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
         self.torch = torch
@@ -43,10 +42,24 @@ class MiniLMEncoder:
         self.dim = self.hidden
         self.batch_size = batch_size
         self.int8: dict | None = None  # {linear name: dynamic-int8 Linear} after quantize_int8
-        self.w = load_file(str(path / "model.safetensors"))
+        self._weights_file, self._w = path / "model.safetensors", None
         self.tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tok.enable_truncation(max_length=max_seq_length)
         self.tok.enable_padding(pad_id=cfg.get("pad_token_id", 0), pad_token="[PAD]")
+
+    @property
+    def w(self) -> dict:
+        """The weights by name, read on first use: the reader sets its own instead, so the
+        base model's file is never read for it (a cold start saves the 90 MB read)."""
+        if self._w is None:
+            from safetensors.torch import load_file
+
+            self._w = load_file(str(self._weights_file))
+        return self._w
+
+    @w.setter
+    def w(self, weights: dict) -> None:
+        self._w = weights
 
     def _layer_norm(self, x, name):
         return self.torch.nn.functional.layer_norm(
