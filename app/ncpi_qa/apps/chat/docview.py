@@ -162,8 +162,6 @@ def render_document(
     ``page_png`` is (data URI, quote marked?, first page number) of a PDF's page(s), shown
     first (two pages stacked when the quote runs over a page break). ``back``: the answer it
     was opened from, linked so one click brings the conversation back."""
-    from ncpi_qa.apps.chat.render import render_panel_empty
-
     if doc is None:
         return render_panel_empty("That document is not in the index any more.")
     text = doc.text
@@ -202,3 +200,7 @@ def render_document(
         f"{_outline(doc, heads)}{_page_jump(numbers, span[0] if span else None)}"
         f'<div class="passage doc-text">{body}</div></section>'
     )
+
+
+def render_panel_empty(message: str = "Open a citation [n] from an answer to see it here.") -> str:
+    return f'<section class="ncpi-panel"><p class="empty">{esc(message)}</p></section>'

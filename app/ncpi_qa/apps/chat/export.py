@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ncpi_qa.ingest.chunking import citation_label
+
 # what Markdown could read as markup in a line of prose: code, emphasis, links, raw HTML
 # and entities, a heading's closing #s, tables, strikethrough; each gets one backslash
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&#|~])")
@@ -70,8 +72,6 @@ def export_markdown(turns: list[dict]) -> str:
     """The whole conversation as Markdown: each answer followed by its quoted citations; a
     declined answer by the closest passages found. Answers and quotes verbatim in fenced
     blocks; the rest escaped (``md_escape``)."""
-    from ncpi_qa.apps.chat.turns import display_labels
-
     out = ["# NCPI QA conversation", "", _counts(turns), ""]
     for t in turns:
         out.append(f"## Q: {md_escape(t['q'])}".replace("\n", " "))
@@ -104,8 +104,6 @@ def export_markdown(turns: list[dict]) -> str:
 def answer_text(turn: dict) -> str:
     """An answer as clean text for the clipboard: the answer, then each source with its
     quote; a declined answer, the closest passages found."""
-    from ncpi_qa.apps.chat.turns import display_labels
-
     tier = tier_of(turn)
     lines = [f"({TIER_LABELS[tier]})"] if tier in TIER_LABELS else []
     lines.append(turn.get("answer", ""))
@@ -119,3 +117,23 @@ def answer_text(turn: dict) -> str:
         for k, p in enumerate(turn["passages"], 1):
             lines.append(f"{k}. {p.get('label')} — “{passage_text(p)}”")
     return "\n".join(lines)
+
+
+def display_labels(citations: list[dict]) -> dict[int, str]:
+    """The label each citation is shown with, distinct within one answer: citations that
+    share a document, section and page are told apart by the start of their quote."""
+    base = {
+        c["n"]: c.get("label") or citation_label(c.get("title"), c.get("section"), c.get("page"))
+        for c in citations
+    }
+    counts: dict[str, int] = {}
+    for label in base.values():
+        counts[label] = counts.get(label, 0) + 1
+    out = {}
+    for c in citations:
+        label = base[c["n"]]
+        if counts[label] > 1:
+            words = (c.get("quote") or "").split()
+            label = f"{label} · “{' '.join(words[:6])}{'…' if len(words) > 6 else ''}”"
+        out[c["n"]] = label
+    return out

@@ -13,6 +13,8 @@ import logging
 import threading
 import time
 
+from ncpi_qa.apps.chat.uploads import plural
+
 log = logging.getLogger(__name__)
 ADDED_NOTICE_S = 120  # how long the others are told that a new file is now included
 
@@ -35,19 +37,6 @@ def percent(progress) -> int:
     if progress.stage == "embedding" and progress.texts_total:
         return 20 + int(70 * progress.texts_done / progress.texts_total)
     return int(20 * progress.docs_done / max(progress.docs_total, 1))
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def index_figures(store) -> tuple[int, int, int]:
-    """(documents, pages, chunks) of an index, for the upload's own share of a rebuild."""
-    docs = store.manifest.get("documents") or []
-    pages = sum(
-        len({p[2] for p in getattr(d, "pages", None) or []}) for d in store.documents.values()
-    )
-    return len(docs), pages, sum(int(d.get("n_chunks") or 0) for d in docs)
 
 
 def progress_text(indexing: dict) -> str:

@@ -14,13 +14,19 @@ from __future__ import annotations
 import html
 import re
 
-from ncpi_qa.apps.chat.docview import page_figure, page_of, pages_of, render_document  # noqa: F401
+from ncpi_qa.apps.chat.docview import (  # noqa: F401
+    page_figure,
+    page_of,
+    pages_of,
+    render_document,
+    render_panel_empty,
+)
+from ncpi_qa.apps.chat.export import display_labels
 from ncpi_qa.apps.chat.indexing import render_sources  # noqa: F401
 from ncpi_qa.apps.chat.turns import (  # noqa: F401  (re-exported for the handlers and tests)
     MAX_ITEMS,
     MAX_TEXT,
     answer_text,
-    display_labels,
     dump_turns,
     export_markdown,
     make_turn,
@@ -328,7 +334,3 @@ def render_closest(turns: list[dict], i: int, k: int, documents, page_png=None) 
         f'{opener}<a class="back" href="#turn-{i}">Back to answer {i + 1}</a></p>'
         "</section>"
     )
-
-
-def render_panel_empty(message: str = "Open a citation [n] from an answer to see it here.") -> str:
-    return f'<section class="ncpi-panel"><p class="empty">{esc(message)}</p></section>'

@@ -35,7 +35,7 @@ from ncpi_qa.apps.chat.export import (  # noqa: F401  (re-exported: the chat's t
     md_escape,
     tier_of,
 )
-from ncpi_qa.schema import citation_label
+from ncpi_qa.ingest.chunking import citation_label
 
 CITE_FIELDS = ("n", "doc_id", "title", "section", "page", "quote", "start", "end", "score", "span")
 PASSAGE_FIELDS = ("chunk_id", "doc_id", "start", "end", "score", "similarity", "bm25", "text")
@@ -311,23 +311,3 @@ def restore_turns(raw, max_turns: int) -> list:
     except ValueError:
         return []
     return sanitize_turns(data, max_turns)
-
-
-def display_labels(citations: list[dict]) -> dict[int, str]:
-    """The label each citation is shown with, distinct within one answer: citations that
-    share a document, section and page are told apart by the start of their quote."""
-    base = {
-        c["n"]: c.get("label") or citation_label(c.get("title"), c.get("section"), c.get("page"))
-        for c in citations
-    }
-    counts: dict[str, int] = {}
-    for label in base.values():
-        counts[label] = counts.get(label, 0) + 1
-    out = {}
-    for c in citations:
-        label = base[c["n"]]
-        if counts[label] > 1:
-            words = (c.get("quote") or "").split()
-            label = f"{label} · “{' '.join(words[:6])}{'…' if len(words) > 6 else ''}”"
-        out[c["n"]] = label
-    return out

@@ -158,7 +158,6 @@ def add_document(
             )
         if same.is_file() and not same.is_symlink() and same.read_bytes() == data:
             return f"{name} is already in the corpus and indexed."
-        from ncpi_qa.apps.chat.indexing import index_figures
 
         base = index_figures(holder.qa.store)  # taken off the rebuild's figures: the file's own
         target = _write_new(corpus, name, data)
@@ -193,8 +192,6 @@ def add_document(
 def _own_figures(store, source: str) -> str:
     """ "24 pages, 144 chunks. The index now holds 2 documents." (the file's own figures,
     as Sources lists them, then the index's)."""
-    from ncpi_qa.apps.chat.indexing import plural
-
     docs = store.manifest.get("documents") or []
     row = next((d for d in docs if d.get("source") == source), None)
     doc = store.documents.get(row["doc_id"]) if row else None
@@ -257,11 +254,22 @@ def remove_document(holder: Holder, doc_id: str) -> str:
         holder.removed = (doc.source, time.time())
     finally:
         holder.lock.release()
-    from ncpi_qa.apps.chat.indexing import plural
-
     n = len(report.indexed)
     return (
         f"Removed {doc.title} ({doc.source}) from the index: {plural(n, 'document')} "
         f"{'is' if n == 1 else 'are'} indexed now. The file was moved aside to "
         f"removed/{moved.name} beside the index."
     )
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def index_figures(store) -> tuple[int, int, int]:
+    """(documents, pages, chunks) of an index, for the upload's own share of a rebuild."""
+    docs = store.manifest.get("documents") or []
+    pages = sum(
+        len({p[2] for p in getattr(d, "pages", None) or []}) for d in store.documents.values()
+    )
+    return len(docs), pages, sum(int(d.get("n_chunks") or 0) for d in docs)
