@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ncpi_qa.schema import ABSTAIN_PHRASE
+from ncpi_qa.schema import ABSTAIN_PHRASE, CLOSEST_PHRASE
 
 from .test_e2e import check_citations
 
@@ -52,16 +52,23 @@ def test_facts_on_the_seed_page(shipped_qa_quoting, question, expect):
 
 
 @pytest.mark.parametrize(
-    "question",
-    [
-        "What is the capital of Australia?",
-        "How do I bake sourdough bread?",
-        "What did the PCC say in their response to the report?",
-    ],
+    "question", ["What is the capital of Australia?", "How do I bake sourdough bread?"]
 )
-def test_unanswerable_questions_abstain(shipped_qa, question):
+def test_out_of_scope_questions_get_the_none_tier(shipped_qa, question):
     r = shipped_qa.ask(question).to_dict()
-    assert r["abstained"], r["answer"]
+    assert r["abstained"] and r["tier"] == "none", r["answer"]
     assert r["citations"] == []
     assert r["answer"].startswith(ABSTAIN_PHRASE)
     assert r["passages"]  # the closest passages are still shown
+
+
+def test_a_lookalike_on_the_pages_topic_is_not_asserted(shipped_qa):
+    # The page has a "PCC's response" heading but not what the PCC said: on topic, not
+    # answered. Nothing may be asserted; the closest passage may be shown as such.
+    r = shipped_qa.ask("What did the PCC say in their response to the report?").to_dict()
+    assert r["abstained"] and r["tier"] in ("closest", "none"), r["answer"]
+    if r["tier"] == "closest":
+        assert r["answer"].startswith(CLOSEST_PHRASE) and len(r["citations"]) == 1
+        check_citations(shipped_qa, r)
+    else:
+        assert r["citations"] == [] and r["answer"].startswith(ABSTAIN_PHRASE)

@@ -11,8 +11,9 @@ report` reports on them).
 - the answer tier's threshold: the lowest confidence at which what would be asserted is at
   least ``PRECISION`` right, on each kind of text apart (SQuAD articles and policy pages),
   the stricter of the two;
-- the none tier's threshold: on relevance, so that ``OOS_IN_NONE`` of out-of-scope
-  questions fall under it.
+- the none tier's threshold: so that ``OOS_IN_NONE`` of out-of-scope questions fall under
+  it, on whichever of the two probabilities (relevance, or P(right) itself) then puts fewer
+  answerable questions in the none tier (``Calibrator.none_on``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import numpy as np
 
 from ncpi_qa.qa.calibrator import Calibrator, question_features
 
-PRECISION = {"squad": 0.85, "domain": 0.92}  # a margin above the issue's 0.80 / 0.90 floors
-OOS_IN_NONE = 0.99
+PRECISION = {"squad": 0.80, "domain": 0.92}  # policy text with a margin above its 0.90 floor
+OOS_IN_NONE = 0.98
 FOLDS = 5
 L2 = 3.0
 
@@ -136,9 +137,35 @@ def fit(rows, log=print):
         if idx:
             ts[src] = precision_threshold(conf[idx], right[idx], target)
     t = max(ts.values()) if ts else 0.5
-    tn = min(none_threshold(rel, kinds), t)
-    figs = figures(conf, rel, rows, t, tn)
-    log(f"calibrator thresholds by source {ts}: answer {t:.4f}, none {tn:.4f}; oof {figs}")
+    ans = np.array([k == "answerable" for k in kinds])
+    oos = np.array([k == "oos" for k in kinds])
+    src = np.array([r[5] for r in rows])
+    for q in (0.8, 0.9, 0.95, 0.98, 0.99):
+        for on, score in (("relevance", rel), ("confidence", conf)):
+            tq = none_threshold(score, kinds, q)
+            cells = []
+            for so in ("squad", "domain"):
+                m = src == so
+                lost = ((score < tq) & ans & m).sum() / max((ans & m).sum(), 1)
+                got = ((score < tq) & oos & m).sum() / max((oos & m).sum(), 1)
+                cells.append(f"{so}: oos {got:.3f} answerable {lost:.3f}")
+            log(f"none tier at OOS quantile {q} on {on} ({tq:.3f}): " + "; ".join(cells))
+    options = {}
+    for on, score in (("relevance", rel), ("confidence", conf)):
+        tn = none_threshold(score, kinds)
+        if on == "confidence" and tn > t:
+            continue  # the answer tier would swallow out-of-scope questions
+        lost = float(((score < tn) & ans).sum() / max(ans.sum(), 1))
+        options[on] = (lost, tn)
+    none_on = min(options, key=lambda k: options[k][0])
+    tn = options[none_on][1]
+    figs = figures(conf, rel if none_on == "relevance" else conf, rows, t, tn)
+    log(
+        f"calibrator thresholds by source {ts}: answer {t:.4f}; none on {none_on} {tn:.4f} "
+        f"(answerable in none by option {options}); oof {figs}"
+    )
     x, right_, relevant = _arrays(rows)
     cal = Calibrator.fit(x, right_, relevant, _weights(rows), L2)
-    return cal, t, tn, {"thresholds_by_source": ts, "out_of_fold": figs}
+    cal.none_on = none_on
+    meta = {"thresholds_by_source": ts, "none_on": none_on, "out_of_fold": figs}
+    return cal, t, tn, meta

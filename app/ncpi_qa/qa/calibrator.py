@@ -69,12 +69,16 @@ class Calibrator:
     scale: np.ndarray
     right: tuple[np.ndarray, float]
     relevant: tuple[np.ndarray, float]
+    # what the none tier's threshold is on: "relevance", or "confidence" (P(right) itself)
+    # when that put fewer answerable questions in the none tier out of fold
+    none_on: str = "relevance"
 
     def predict(self, f: np.ndarray) -> tuple[float, float]:
-        """(P(right), P(relevant)) for one question's features."""
+        """(P(right), the score the none tier's threshold is on) for one question."""
         z = (np.asarray(f, dtype=np.float32) - self.mean) / self.scale
         (wr, br), (wv, bv) = self.right, self.relevant
-        return float(_sigmoid(z @ wr + br)), float(_sigmoid(z @ wv + bv))
+        p = float(_sigmoid(z @ wr + br))
+        return p, (p if self.none_on == "confidence" else float(_sigmoid(z @ wv + bv)))
 
     @classmethod
     def fit(cls, x: np.ndarray, right: np.ndarray, relevant: np.ndarray, w=None, l2=1.0):
@@ -97,6 +101,7 @@ class Calibrator:
             "scale": self.scale.tolist(),
             "right": {"w": self.right[0].tolist(), "b": self.right[1]},
             "relevant": {"w": self.relevant[0].tolist(), "b": self.relevant[1]},
+            "none_on": self.none_on,
         }
 
     @classmethod
@@ -110,4 +115,5 @@ class Calibrator:
             np.asarray(d["scale"], dtype=np.float32),
             lr("right"),
             lr("relevant"),
+            d.get("none_on", "relevance"),
         )

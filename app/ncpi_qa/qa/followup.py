@@ -67,7 +67,7 @@ def leans_on_history(question: str) -> bool:
         return True
     if any(w in PRONOUNS or w in DEMONSTRATIVES or w in REFERRING for w in words):
         return True
-    names = [w for w in _words(question)[1:] if w[0].isupper()]  # "Who is the PCC?" stands
+    names = [w for w in _words(question)[1:] if w[0].isupper()]  # a capitalised name: it stands
     content = [w for w in content_words(question).values() if w not in _FUNCTION]
     return not names and len(content) <= MAX_FRAGMENT_WORDS
 
