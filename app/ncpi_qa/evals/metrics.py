@@ -10,38 +10,41 @@ from ncpi_qa.evals.dataset import Row
 from ncpi_qa.evals.promise import promise_figures, tier_of
 from ncpi_qa.ingest.text import find_normalized, normalize
 
-# The CI gate (`ncpi-qa eval --gate`) on the seed page's dev set: each metric must be at least
-# this. A little under what the answerer measured there (evals/README.md), so it catches a
-# regression; the issue's target (0.85 / 0.85) is not met yet and is not what this asserts.
-MIN_ANSWER_ACCURACY = 0.45
-MIN_ABSTENTION_ACCURACY = 0.60
-MIN_CITATION_VALIDITY = 1.0
-MIN_CITATION_RECALL = 0.45
+# The CI gates (`ncpi-qa eval --gate`), each a little under what the shipped answerer measured
+# on text it was not fitted on (evals/README.md, "Tiers"), so they catch a regression; they
+# are not the issue's targets, several of which are not met (the README says which).
+#
+# The seed page's dev set: the tiers' promise (the answer tier asserts only 2 of the 57 at
+# the fitted threshold, so its precision floor only guards against a collapse), the right
+# sentence shown first, nothing asserted for unanswerable questions, exact citations.
 GATE = {
-    "answer_accuracy": MIN_ANSWER_ACCURACY,
-    "abstention_accuracy": MIN_ABSTENTION_ACCURACY,
-    "citation_validity": MIN_CITATION_VALIDITY,
-    "citation_recall": MIN_CITATION_RECALL,
+    "asserted_precision": 0.45,
+    "right_first": 0.50,
+    "abstention_accuracy": 0.90,
+    "citation_validity": 1.0,
+    "citation_recall": 0.52,
 }
-# The SQuAD gate (`ncpi-qa eval --squad ... --gate`) on CI's fixed sample (300 questions,
-# seed 0) of the report articles (never fitted or calibrated on), all three kinds of question:
-# a little under what the answerer measured there (evals/README.md). "fusion_gain" is hybrid
-# hit@1 minus the better of BM25's and dense's.
+# The SQuAD gate on CI's fixed sample (300 questions, seed 0) of the report articles (never
+# fitted or calibrated on), all three kinds of question; "fusion_gain" is hybrid hit@1 minus
+# the better of BM25's and dense's.
 SQUAD_GATE = {
-    "HasAns_accuracy": 0.64,
-    "NoAns_accuracy": 0.62,
-    "OOS_accuracy": 0.96,
+    "asserted_precision": 0.68,
+    "right_first": 0.66,
+    "HasAns_accuracy": 0.27,
+    "NoAns_accuracy": 0.88,
+    "OOS_accuracy": 0.97,
+    "oos_in_none": 0.97,
     "citation_validity": 1.0,
     "citation_precision": 0.90,
-    "citation_recall": 0.64,
+    "citation_recall": 0.66,
     "fusion_gain": 0.01,
 }
 # The policy-prose gate (`ncpi-qa eval --domain ... --part report --gate`) on the set's report
-# pages (never fitted or calibrated on): the tiers' promise (evals/promise.py).
+# pages (never fitted or calibrated on): the issue's floors for policy text.
 DOMAIN_GATE = {
-    "asserted_precision": 0.80,
-    "right_first": 0.70,
-    "oos_in_none": 0.80,
+    "asserted_precision": 0.90,
+    "right_first": 0.80,
+    "oos_in_none": 0.98,
     "citation_validity": 1.0,
 }
 MODES = ("bm25", "dense", "rrf", "hybrid")
