@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from tests.browser_app import served_chat
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -41,18 +42,9 @@ PDF_QUESTION = "How many cells were in use in the Northshire custody suites?"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
     """One server for the module: a writable copy of corpus/, indexed with the real model."""
-    from ncpi_qa.apps.chat import app as ui
-    from ncpi_qa.index.store import build_index
-    from ncpi_qa.qa.pipeline import QA
     from ncpi_qa.settings import Settings
 
     root = tmp_path_factory.mktemp("browser")
@@ -60,14 +52,8 @@ def app(tmp_path_factory, embedder):
     # abstain_threshold 0: the answerer quotes its best sentence whatever its confidence, so
     # these tests drive citations, panels and uploads; the decision to answer is the evals'.
     settings = Settings(corpus_dir=root / "corpus", store_dir=root / "store", abstain_threshold=0.0)
-    build_index(settings, embedder=embedder, log=lambda m: None)
-    demo = ui.create_app(QA(settings, embedder=embedder))
-    port = _free_port()
-    ui.serve(demo, "127.0.0.1", port, settings=settings, prevent_thread_lock=True, quiet=True)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "holder": demo.holder, "settings": settings}
-    finally:
-        demo.close()
+    with served_chat(settings, embedder) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM_ARGS, JTAI, Q64, _free_port, ask, chromium  # noqa: F401
+from tests.browser_app import free_port as _free_port
+from tests.test_browser import CHROMIUM_ARGS, JTAI, Q64, ask, chromium  # noqa: F401
 from tests.test_hostile_files import docx, para
 from tests.ui_pdfs import CROSS_QUOTE, SECTIONS, boats, cross_pdf, long_pdf, outline_pdf
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import Q64, _axe, _free_port, ask, chromium  # noqa: F401
+from tests.browser_app import served_chat
+from tests.test_browser import Q64, _axe, ask, chromium  # noqa: F401
 from tests.ui_pdfs import boats, long_pdf, outline_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,9 +57,6 @@ def contents_pdf(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
-    from ncpi_qa.apps.chat import app as ui
-    from ncpi_qa.index.store import build_index
-    from ncpi_qa.qa.pipeline import QA
     from ncpi_qa.settings import Settings
 
     root = tmp_path_factory.mktemp("browser-finish")
@@ -67,14 +65,8 @@ def app(tmp_path_factory, embedder):
     outline_pdf(corpus / "harbour-review.pdf")
     contents_pdf(corpus / "protest-review.pdf")
     settings = Settings(corpus_dir=corpus, store_dir=root / "store", abstain_threshold=0.0)
-    build_index(settings, embedder=embedder, log=lambda m: None)
-    demo = ui.create_app(QA(settings, embedder=embedder))
-    port = _free_port()
-    ui.serve(demo, "127.0.0.1", port, settings=settings, prevent_thread_lock=True, quiet=True)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "holder": demo.holder, "settings": settings}
-    finally:
-        demo.close()
+    with served_chat(settings, embedder) as served:
+        yield served
 
 
 def _open(context, app):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import Q64, _free_port, ask, chromium  # noqa: F401
+from tests.browser_app import free_port as _free_port
+from tests.test_browser import Q64, ask, chromium  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 OFF_TOPIC = "What is the recipe for a lemon drizzle cake?"
