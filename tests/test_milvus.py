@@ -316,9 +316,12 @@ def test_an_upload_through_one_replica_is_answered_by_another(tmp_path, embedder
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "alpha.txt").write_text("Alpha review\n\nThe alpha review took 6 weeks in 2018.\n")
-    sa = on_milvus(corpus, name="replica-a")
+    # abstain_threshold 0: both quote their best sentence (what is replicated is the index,
+    # not the decision to answer, which the evals measure)
+    sa = on_milvus(corpus, name="replica-a").model_copy(update={"abstain_threshold": 0.0})
     build_index(sa, embedder=embedder, log=quiet)
     sb = on_milvus(tmp_path / "corpus-b", name="replica-b")  # B holds no corpus at all
+    sb = sb.model_copy(update={"abstain_threshold": 0.0})
     a, b = Holder(QA(sa, embedder=embedder)), Holder(QA(sb, embedder=embedder))
     q = "How long did the alpha review take?"
     _, ta = ui.answer_turn(a, q, [])
