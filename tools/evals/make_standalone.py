@@ -21,9 +21,7 @@ from pathlib import Path
 from ncpi_qa.evals import squad
 from ncpi_qa.settings import project_root
 
-PRONOUN = re.compile(
-    r"\b(it|its|they|their|them|he|his|him|she|her|this|that|these|those)\b", re.I
-)
+PRONOUN = re.compile(r"\b(it|its|they|their|them|he|his|him|she|her|this|that|these|those)\b", re.I)
 
 
 def main() -> None:
