@@ -40,12 +40,12 @@ def domain_part(name, folder: Path, settings, embedder, work: Path):
     return part_from(name, s, domain.load_rows(folder), embedder, work)
 
 
-def part_from(name, s, rows, embedder, work: Path):
+def part_from(name, settings, rows, embedder, work: Path):
+    """A part's store, questions, their vectors and their dense and BM25 candidates."""
     from ncpi_qa.index.store import Store
     from ncpi_qa.qa.retrieve import Retriever
 
-    settings = s
-    store = Store.load(s.store_dir)
+    store = Store.load(settings.store_dir)
     qvecs = _question_vectors([r.question for r in rows], embedder, work / name)
     retriever = Retriever(store, embedder, settings.candidate_k)
     cands = [
