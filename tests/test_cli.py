@@ -1,4 +1,4 @@
-"""The `ncpi-qa` command on bad input: one message that says what to do, a non-zero exit,
+"""The `ncpi-qa` command on bad input: one message and what to do, a non-zero exit,
 no traceback, the old index intact; with --json the error is JSON on stdout."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def test_errors_with_json_are_json_on_stdout(capsys):
     assert main(["docs", "--json"]) == 1  # no index built in this test's store
     captured = capsys.readouterr()
     err = json.loads(captured.out)["error"]
-    assert err["code"] == "no_index" and "ncpi-qa index" in err["message"]
+    assert err["code"] == "no_index" and "ncpi-qa index" in err["advice"]
     assert main(["docs"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("Error: No index found")
@@ -117,7 +117,7 @@ def test_disk_full_keeps_the_old_index_and_removes_partial_files(
     rc = main(["index", "--corpus", str(fixture_corpus), "--store", str(built)])
     err = capsys.readouterr().err
     lines = err.splitlines()
-    assert rc == 1 and lines[-1].startswith("Error: Could not write the index")
+    assert rc == 1 and lines[-2].startswith("Error: Could not write the index")
     assert "Traceback" not in err and sum(line.startswith("Error") for line in lines) == 1
     assert "No space left on device" in err and "Free some disk space" in err
     assert "previous index" in err and "unchanged" in err

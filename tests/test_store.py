@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from ncpi_qa.apps.advice import advice
 from ncpi_qa.errors import CorpusNotFoundError, EmptyCorpusError, NoIndexError
 from ncpi_qa.index.store import Store, build_index, current_generation, read_manifest
 from ncpi_qa.settings import Settings
@@ -135,8 +136,9 @@ def test_corpus_with_no_readable_document_is_an_error(tmp_path, fake_embedder):
 
 
 def test_loading_without_an_index_says_what_to_do(tmp_path):
-    with pytest.raises(NoIndexError, match="ncpi-qa index"):
+    with pytest.raises(NoIndexError, match="No index found") as e:
         Store.load(tmp_path / "empty")
+    assert "ncpi-qa index" in advice(e.value, "cli")  # the command line says what to do
 
 
 def test_documents_jsonl_holds_the_cited_text(settings, fake_embedder):

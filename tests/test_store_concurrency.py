@@ -348,9 +348,11 @@ def test_load_rereads_current_when_its_generation_vanishes(settings, fake_embedd
 
 
 def test_damaged_index_says_rebuild(settings, fake_embedder):
+    from ncpi_qa.apps.advice import advice
     from ncpi_qa.errors import IndexIncompatibleError
 
     build_index(settings, embedder=fake_embedder, log=quiet)
     (current_generation(settings.store_dir) / "faiss.index").write_bytes(b"garbage")
-    with pytest.raises(IndexIncompatibleError, match="missing or damaged.*--rebuild"):
+    with pytest.raises(IndexIncompatibleError, match="missing or damaged") as e:
         Store.load(settings.store_dir)
+    assert "ncpi-qa index --rebuild" in advice(e.value, "cli")

@@ -20,7 +20,7 @@ Q64 = "How many inspections does the 2019 report draw on?"
 
 def test_binding_beyond_loopback_needs_the_flag():
     assert check_bind("127.0.0.1", False) is None and check_bind("::1", False) is None
-    with pytest.raises(RemoteBindRefusedError, match="--allow-remote"):
+    with pytest.raises(RemoteBindRefusedError, match="Refusing to serve on 0.0.0.0"):
         check_bind("0.0.0.0", False)
     assert "Warning" in check_bind("0.0.0.0", True)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
+from ncpi_qa.apps.advice import advice
+from ncpi_qa.apps.cli_parser import build_parser, print_json_error
 from ncpi_qa.errors import (
     BadArgumentError,
     NcpiError,
@@ -17,6 +19,8 @@ from ncpi_qa.errors import (
     UnexpectedError,
     UnknownDocumentError,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _settings(args, **extra):
@@ -219,143 +223,22 @@ def cmd_bench(args) -> int:
     return next(iter(found)).load()(args)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is JSON on stdout when the command line asks for --json."""
-
-    def error(self, message):
-        if _JSON_ARGV[0]:
-            _print_json_error("bad_argument", f"{self.prog}: {message}")
-            sys.exit(2)
-        super().error(message)
-
-
-_JSON_ARGV = [False]
-
-
-def _print_json_error(code: str, message: str) -> None:
-    safe = message.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates in JSON
-    print(json.dumps({"error": {"code": code, "message": safe}}, ensure_ascii=False))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ncpi-qa", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    def common(sp):
-        sp.add_argument("--store", type=Path, help="index folder (env NCPI_QA_STORE_DIR)")
-        return sp
-
-    sp = common(sub.add_parser("index", help="build or update the index"))
-    sp.add_argument("--corpus", type=Path, help="corpus folder (env NCPI_QA_CORPUS_DIR)")
-    sp.add_argument("--rebuild", action="store_true", help="re-embed everything")
-    sp.add_argument("--progress", action="store_true", help="show a progress bar even if piped")
-    sp.set_defaults(func=cmd_index)
-
-    sp = common(sub.add_parser("ask", help="answer a question with citations"))
-    sp.add_argument("question")
-    sp.add_argument("--json", action="store_true")
-    sp.add_argument("--k", type=int, help="passages to retrieve")
-    sp.add_argument(
-        "--after",
-        action="append",
-        metavar="QUESTION",
-        help="an earlier question this one follows up (asked first; repeat for several, "
-        "oldest first)",
-    )
-    sp.add_argument(
-        "--session",
-        type=Path,
-        help="a JSON list of earlier turns (`ask --json` answers or questions), oldest first",
-    )
-    sp.set_defaults(func=cmd_ask)
-
-    sp = common(sub.add_parser("app", help="start the chat app"))
-    sp.add_argument("--host", default=None, help="address to bind (env NCPI_QA_HOST)")
-    sp.add_argument("--port", type=int, default=None)
-    sp.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="allow a --host other than loopback (the app is then reachable by others)",
-    )
-    sp.add_argument(
-        "--auth-file", type=Path, default=None, help="'user:password' lines: require a login"
-    )
-    sp.set_defaults(func=cmd_app)
-
-    sp = common(sub.add_parser("docs", help="list indexed documents"))
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_docs)
-
-    sp = common(sub.add_parser("doc", help="print a document's extracted text"))
-    sp.add_argument("doc_id")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_doc)
-
-    sp = common(sub.add_parser("eval", help="score answers on a gold question set"))
-    sp.add_argument("--dataset", type=Path, default=None)
-    sp.add_argument("--json", action="store_true")
-    sp.add_argument("--report", type=Path, help="write an HTML report with plots here")
-    sp.add_argument("--k", type=int)
-    sp.add_argument("--gate", action="store_true", help="exit 1 below the CI thresholds")
-    sp.add_argument(
-        "--followups",
-        type=Path,
-        help="a follow-up set (evals/followups-*.jsonl): each follow-up asked after its first "
-        "question, against the same question written out in full (with --squad: over those "
-        "articles' index)",
-    )
-    sq = sp.add_argument_group("SQuAD 2.0 runner (instead of --dataset)")
-    sq.add_argument(
-        "--squad",
-        type=Path,
-        help="a SQuAD v2 JSON file, or a folder of them (shared/data/squad2: all the dev "
-        "articles): the articles become the corpus (indexed together in a scratch store), "
-        "their questions the dataset; a fifth of the articles stays out of the index and "
-        "their questions are asked as out of scope",
-    )
-    sq.add_argument(
-        "--no-oos", action="store_true", help="index every selected article (no out-of-scope)"
-    )
-    sq.add_argument(
-        "--part",
-        choices=("fit", "calib", "report"),
-        help="only the dev articles (SQuAD) or pages (--domain: fit or report) of this fixed "
-        "split part (evals/README.md)",
-    )
-    sq.add_argument("--titles", nargs="+", help="only these articles")
-    sq.add_argument("--articles", type=int, help="only the first N articles")
-    sq.add_argument("--limit", type=int, help="a fixed random sample of N questions")
-    sq.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
-    sq.add_argument("--work", type=Path, help="scratch folder for the SQuAD corpus and index")
-    dm = sp.add_argument_group("Policy-prose runner (instead of --dataset)")
-    dm.add_argument(
-        "--domain",
-        type=Path,
-        help="the policy-prose set (shared/data/domain-dev): its pages indexed with the seed "
-        "page in a scratch store, its questions (three kinds) the dataset; with --part, only "
-        "the questions of that part's pages (fit: calibrated on; report: never fitted on)",
-    )
-    sp.set_defaults(func=cmd_eval)
-
-    sp = sub.add_parser("bench", help="benchmark indexing and asking")
-    sp.add_argument("--quick", action="store_true")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_bench)
-    return p
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. Every failure is one message and a non-zero exit, never a traceback
-    (NCPI_QA_DEBUG=1 shows the traceback of an unexpected error). With --json the message is
-    ``{"error": {"code", "message"}}`` on stdout."""
+    """Run one command. Every failure is one message (and the command line's advice on the
+    next line) and a non-zero exit, never a traceback (NCPI_QA_DEBUG=1 shows the traceback of
+    an unexpected error). With --json it is ``{"error": {"code", "message", "advice"}}`` on
+    stdout."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")  # odd text never crashes a print
     argv = sys.argv[1:] if argv is None else list(argv)
-    _JSON_ARGV[0] = "--json" in argv
-    args = build_parser().parse_args(argv)
+    args = build_parser(json_errors="--json" in argv).parse_args(argv)
+    commands = {
+        "index": cmd_index, "ask": cmd_ask, "app": cmd_app, "docs": cmd_docs, "doc": cmd_doc,
+        "eval": cmd_eval, "bench": cmd_bench,
+    }  # fmt: skip
     try:
-        return args.func(args)
+        return commands[args.command](args)
     except KeyboardInterrupt:
         print("Interrupted; the previous index (if any) is still in place.", file=sys.stderr)
         return 130
@@ -368,11 +251,20 @@ def main(argv: list[str] | None = None) -> int:
             if _debug():
                 raise
             e = UnexpectedError(e)
-        if getattr(args, "json", False):
-            _print_json_error(e.code, str(e))
-        else:
-            print(f"Error: {e}", file=sys.stderr)
+        _report(e, getattr(args, "json", False))
         return e.exit_code
+
+
+def _report(e: NcpiError, as_json: bool) -> None:
+    """The one place the command line says what went wrong (the error's message) and what to
+    do about it (its command-line advice, apps/advice.py)."""
+    tip = advice(e, "cli")
+    if as_json:
+        print_json_error(e.code, str(e), tip)
+        return
+    print(f"Error: {e}", file=sys.stderr)
+    if tip:
+        print(tip, file=sys.stderr)
 
 
 def _debug() -> bool:
@@ -381,7 +273,8 @@ def _debug() -> bool:
 
     try:
         return Settings().debug
-    except Exception:
+    except Exception:  # the error it raises is the one being reported (or will be)
+        log.debug("settings unreadable while checking NCPI_QA_DEBUG", exc_info=True)
         return False
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import socket
@@ -19,6 +20,8 @@ import numpy as np
 from ncpi_qa.errors import (
     IndexBusyError,
 )
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = ".build.lock"
 
@@ -56,8 +59,8 @@ def store_lock(store_dir: Path, timeout: float, log=None) -> Iterator[None]:
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
-        except OSError:
-            pass  # the note is only for the message above; the lock is what counts
+        except OSError:  # the note is only for the message above; the lock is what counts
+            log.debug("could not write who holds %s", store_dir / LOCK_NAME, exc_info=True)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
@@ -66,7 +69,8 @@ def store_lock(store_dir: Path, timeout: float, log=None) -> Iterator[None]:
 def _lock_holder(fd: int) -> str:
     try:
         return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-    except OSError:
+    except OSError:  # the message then names no holder
+        log.debug("could not read who holds the build lock", exc_info=True)
         return ""
 
 
@@ -86,7 +90,10 @@ def clean_leftovers(store_dir: Path) -> list[str]:
 def current_generation(store_dir: Path) -> Path | None:
     try:
         name = (store_dir / "CURRENT").read_text().strip()
+    except FileNotFoundError:  # never built (or not yet switched): no index
+        return None
     except OSError:
+        log.warning("cannot read %s: taken as no index", store_dir / "CURRENT", exc_info=True)
         return None
     gen = store_dir / name
     return gen if (gen / "manifest.json").exists() else None

@@ -18,7 +18,9 @@ kept one build longer after a switch.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -36,6 +38,7 @@ from ncpi_qa.settings import Settings
 
 PART_CHARS = 16_000  # 4 bytes a character at most: within a 65,535-byte VARCHAR
 BATCH = 1000
+logger = logging.getLogger(__name__)
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults (Milvus's own k1 is 1.2)
 
 
@@ -82,23 +85,18 @@ class MilvusBackend:
             if self.client.has_collection(name):
                 self.client.drop_collection(name)
 
+    @contextlib.contextmanager
     def writer_lock(self, timeout: float, log=None):
         """The store folder's file lock (it holds the vector cache), then the server's lease."""
-        import contextlib
-
-        @contextlib.contextmanager
-        def both():
-            with store_lock(self.settings.store_dir, timeout, log):
-                lease = WriterLease(
-                    self.client,
-                    f"{self.prefix}_writer",
-                    self.settings.milvus_lease_seconds,
-                    self.describe(),
-                )
-                with lease.held(timeout, log):
-                    yield
-
-        return both()
+        with store_lock(self.settings.store_dir, timeout, log):
+            lease = WriterLease(
+                self.client,
+                f"{self.prefix}_writer",
+                self.settings.milvus_lease_seconds,
+                self.describe(),
+            )
+            with lease.held(timeout, log):
+                yield
 
     def clean_leftovers(self) -> list[str]:
         """Drop generations neither live nor kept (what a killed build left)."""
@@ -179,7 +177,7 @@ class MilvusWriter:
                 try:
                     b.drop_generation(gen)
                 except Exception:  # noqa: BLE001 - the next build's clean_leftovers drops it
-                    pass
+                    logger.warning("could not drop the unfinished %s", gen, exc_info=True)
             raise
         checkpoint("switched")
         for old in b.generations():

@@ -7,6 +7,7 @@ documents, embeds texts and writes the generation; ``progress=True`` keeps the t
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,5 +61,6 @@ def indexed_time(manifest: dict | None, doc, cache_file: Path) -> str:
             return d["indexed_at"]
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cache_file.stat().st_mtime))
-    except OSError:
+    except OSError as e:  # the file went meanwhile: it is indexed now
+        logging.getLogger(__name__).debug("no time for %s (%s): now", cache_file, e)
         return utc_now()

@@ -12,10 +12,10 @@ reuse cached vectors (the cache stays on the writer's disk whatever the backend)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -56,6 +56,8 @@ from ncpi_qa.ingest.documents import (
 )
 from ncpi_qa.ingest.limits import Limits, size_refusal
 from ncpi_qa.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def chunking_config(settings: Settings) -> dict:
@@ -226,9 +228,11 @@ def build_index(
     seen = backend.live_generation()
     same, manifest, scan = is_up_to_date(settings, model_name, backend)
     if same and not rebuild:  # nothing to write: no lock needed, works on a read-only store
-        with contextlib.suppress(IndexBusyError, OSError):  # tidy up if nobody is building
+        try:  # tidy up if nobody is building
             with backend.writer_lock(0):
                 backend.clean_leftovers()
+        except (IndexBusyError, OSError) as e:  # a build is on, or the store is read-only
+            logger.debug("left the store untidied: %s", e)
         return _up_to_date_report(manifest, t0)
     try:
         with backend.writer_lock(settings.index_lock_timeout, log):
