@@ -204,7 +204,7 @@ def _wire(gr, demo, w: Widgets, ev) -> None:
     w.timer.tick(ev.tick, [w.sources_key], [w.notice, w.sources, w.sources_key], queue=False,
                  **private)  # fmt: skip
     w.upload.upload(
-        ev.upload, [w.upload], [w.upload_status, w.sources, w.upload, w.sources_key],
+        ev.upload, [w.upload], [w.upload_status, w.sources, w.upload, w.sources_key, w.notice],
         concurrency_limit=1, **private,
     )  # fmt: skip
 

@@ -162,12 +162,14 @@ class ChatEvents:
 
     def upload(self, path, request: gr.Request):
         if not path:
-            yield gr.update(), gr.update(), None, gr.update()
+            yield gr.update(), gr.update(), None, gr.update(), gr.update()
             return
         from pathlib import Path
 
-        for html, done in IX.run_upload(self.holder, path, Path(path).name, session(request)):
-            if done:
-                yield html, self.sources_now(), None, self.sources_key()
+        who = session(request)
+        for html, done in IX.run_upload(self.holder, path, Path(path).name, who):
+            if done:  # the banner too: it must not still say "being indexed" beside "Added"
+                notice = IX.notice_html(self.holder, who)
+                yield html, self.sources_now(), None, self.sources_key(), notice
             else:
-                yield html, gr.update(), gr.update(), gr.update()
+                yield html, gr.update(), gr.update(), gr.update(), gr.update()

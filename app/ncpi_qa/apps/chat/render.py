@@ -146,8 +146,10 @@ def _closest_list(i: int, turn: dict) -> str:
         cut = words[:EXCERPT].rsplit(" ", 1)[0] + "…" if len(words) > EXCERPT else words
         excerpt = f'<span class="excerpt">“{esc(cut)}”</span>' if cut else ""
         items.append(
+            # named by its visible text (axe: label-content-name-mismatch), described by
+            # the list's note "Closest passages found (not an answer)"
             f'<li><button type="button" class="near" data-action="near:{i}:{k}" '
-            f'aria-label="Closest passage {k + 1}: {esc(p.get("label"))}">'
+            f'aria-describedby="near-{i}">'
             f'<span class="near-label">{k + 1}. {esc(p.get("label"))}</span>{excerpt}'
             "</button></li>"
         )
