@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         "shipped answerer's figures drop on it, docs/benchmarks.md). Changing it rebuilds "
         "the index.",
     )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="fp32",
+        description="Arithmetic of the model's forward passes (the embedder and the reader): "
+        "'bf16' runs the matrix products in bfloat16 (about twice as fast where the CPU has "
+        "AMX or AVX-512 BF16, slower where it has neither), 'fp32' in float32, 'auto' bf16 "
+        "only where the hardware has it (index/precision.py). Changing it re-embeds the index.",
+    )
     reader_int8: bool = Field(
         default=False,
         description="Run the reader's Linear layers in dynamic int8 (torch quantisation): "

