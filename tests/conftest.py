@@ -171,3 +171,63 @@ def fixture_qa_quoting(fixture_settings, embedder):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# ---------------------------------------------------------------- the browser tests' fixtures
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, through Playwright: one browser per module."""
+    from tests.browser_app import CHROMIUM, CHROMIUM_ARGS
+
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser`", pytrace=False)
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)  # the 2-core machine may be busy with other work
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, embedder):
+    """The chat served for a module (a module may define its own ``app``): a writable copy of
+    corpus/, indexed with the real model. abstain_threshold 0: the answerer quotes its best
+    sentence whatever its confidence, so these tests drive citations, panels and uploads;
+    the decision to answer is the evals'."""
+    from ncpi_qa.settings import Settings
+    from tests.browser_app import served_chat
+
+    root = tmp_path_factory.mktemp("browser")
+    shutil.copytree(ROOT / "corpus", root / "corpus", ignore=shutil.ignore_patterns("README*"))
+    settings = Settings(corpus_dir=root / "corpus", store_dir=root / "store", abstain_threshold=0.0)
+    with served_chat(settings, embedder) as served:
+        yield served
+
+
+@pytest.fixture
+def page(chromium, app, request, artifacts):
+    """A fresh browser context (own storage) per test, at 1366x900 unless parametrized
+    (``{"width", "height", "color_scheme"}``); every request URL is recorded and checked to
+    be on 127.0.0.1 when the test ends, and the page's screenshot kept in test-artifacts/."""
+    from urllib.parse import urlparse
+
+    options = dict(getattr(request, "param", {"width": 1366, "height": 900}))
+    scheme = options.pop("color_scheme", "light")
+    context = chromium.new_context(viewport=options, color_scheme=scheme)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app["url"][:-1])
+    urls: list[str] = []
+    context.on("request", lambda r: urls.append(r.url))
+    pg = context.new_page()
+    pg.on("websocket", lambda ws: urls.append(ws.url))
+    pg.goto(app["url"], wait_until="load")
+    pg.get_by_label("Your question").wait_for(timeout=30_000)
+    yield pg
+    pg.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert urls, "no request was recorded"
+    outside = sorted(
+        {u for u in urls if urlparse(u).scheme != "data" and urlparse(u).hostname != "127.0.0.1"}
+    )
+    assert not outside, f"the page fetched from outside 127.0.0.1: {outside}"

@@ -1,7 +1,6 @@
-# ruff: noqa: F811  (the fixtures imported from tests.test_browser are used by name)
-"""The chat in Chromium (the server and browser of tests/test_browser.py): a PDF uploaded and
-answered with its page, a corrupt PDF refused with its reason, and the server refusing
-foreign hosts, cross-origin and oversized uploads and files named by URL."""
+"""The chat in Chromium (conftest.py's server, browser and page, as in test_browser.py): a
+PDF uploaded and answered with its page, a corrupt PDF refused with its reason, and the
+server refusing foreign hosts, cross-origin and oversized uploads and files named by URL."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import Q64, app, ask, chromium, page  # noqa: F401
+from tests.browser_app import Q64, ask
 
 PDF_FACT = "The delta inspection of Northshire custody suites found 37 cells in use."
 PDF_QUESTION = "How many cells were in use in the Northshire custody suites?"

@@ -3,9 +3,7 @@ symbolic links never carry the index out of the corpus, uploads are refused inli
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,35 +11,7 @@ import pytest
 from ncpi_qa.ingest.blocks import LoadError
 from ncpi_qa.ingest.documents import load_document
 from ncpi_qa.ingest.limits import Limits
-
-W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
-_CT = (
-    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-    'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>'
-)
-_RELS = (
-    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-    '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-    'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
-    "</Relationships>"
-)
-
-
-def docx(path: Path, body: str, doctype: str = "") -> Path:
-    xml = f'<?xml version="1.0" encoding="UTF-8"?>{doctype}<w:document {W}><w:body>{body}'
-    xml += "</w:body></w:document>"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", _CT)
-        z.writestr("_rels/.rels", _RELS)
-        z.writestr("word/document.xml", xml)
-    path.write_bytes(buf.getvalue())
-    return path
-
-
-def para(text: str, style: str = "") -> str:
-    ppr = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
-    return f"<w:p>{ppr}<w:r><w:t>{text}</w:t></w:r></w:p>"
+from tests.helpers import docx, para
 
 
 def refused(path: Path, limits: Limits | None = None, within: float = 5.0) -> str:

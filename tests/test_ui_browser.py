@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_app import JTAI, Q64, ask
 from tests.browser_app import free_port as _free_port
-from tests.test_browser import CHROMIUM_ARGS, JTAI, Q64, ask, chromium  # noqa: F401
-from tests.test_hostile_files import docx, para
+from tests.helpers import docx, para
 from tests.ui_pdfs import CROSS_QUOTE, SECTIONS, boats, cross_pdf, long_pdf, outline_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def _open(context, app):
 
 
 @pytest.fixture
-def page(chromium, app, artifacts, request):  # noqa: F811
+def page(chromium, app, artifacts, request):
     context = chromium.new_context(viewport={"width": 1366, "height": 900})
     pg = _open(context, app)
     yield pg
@@ -107,7 +107,7 @@ def _utc() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def test_upload_progress_advances_and_a_second_user_is_told(chromium, app, tmp_path):  # noqa: F811
+def test_upload_progress_advances_and_a_second_user_is_told(chromium, app, tmp_path):
     from playwright.sync_api import expect
     from pypdf import PdfReader
 
@@ -271,7 +271,7 @@ def test_focus_returns_to_the_box_and_a_skip_link_reaches_the_newest_sources(pag
         box.focus()
 
 
-def test_two_tabs_keep_their_own_conversations(chromium, app):  # noqa: F811
+def test_two_tabs_keep_their_own_conversations(chromium, app):
     from playwright.sync_api import expect
 
     context = chromium.new_context(viewport={"width": 1366, "height": 900})
@@ -323,7 +323,7 @@ def test_too_big_and_renamed_files_are_refused_in_the_panel(page, app, tmp_path)
     assert sorted(p.name for p in corpus.iterdir()) == before
 
 
-def test_hostile_files_are_refused_inline_while_others_are_answered(chromium, app, tmp_path):  # noqa: F811
+def test_hostile_files_are_refused_inline_while_others_are_answered(chromium, app, tmp_path):
     """Issue 17: a 40 KB DOCX of 30,000 paragraphs, 4 MB of unclosed tags and a file named
     as a symbolic link in the corpus that points outside it, through the live upload."""
     from playwright.sync_api import expect
