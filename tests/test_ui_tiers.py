@@ -122,7 +122,7 @@ def test_a_closest_passage_reopens_beside_the_chat_from_the_document():
     panel, _, said = H.do_action(_holder(), "near:2:0", turns)
     assert said == "Closest passage 1 for answer 3 shown (not an answer)."
     assert "<h2>Closest passage 1 of 2: Ferry report · Sunday 1</h2>" in panel
-    assert f'<div class="passage">{html.escape(P1)}</div>' in panel
+    assert f'<div class="passage" {R.SCROLLS}>{html.escape(P1)}</div>' in panel
     assert "Not an answer: the documents don't answer the question" in html.unescape(panel)
     assert "?”." not in html.unescape(panel)  # issue 26: the stray punctuation
     assert 'href="#turn-2">Back to answer 3</a>' in panel

@@ -78,6 +78,7 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
 .ncpi-panel .empty { color: #4b5563; font-style: italic; }
 .ncpi-panel .passage { white-space: pre-wrap; line-height: 1.55; margin: 0.5em 0;
   max-height: 55vh; overflow-y: auto; border-left: 3px solid #d1d5db; padding-left: 0.6rem; }
+.ncpi-panel .passage:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 2px; }
 .ncpi-panel mark { background: #ffe066; color: #111111; padding: 0 2px; border-radius: 2px; }
 .ncpi-panel button.open-doc { background: none; border: none; color: #1d4ed8;
   text-decoration: underline; cursor: pointer; padding: 0; font: inherit; text-align: left; }

@@ -198,7 +198,8 @@ def render_document(
         f"<h2>{esc(doc.title)}</h2>"
         f'<p class="meta">{esc(doc.kind)} · {esc(doc.source)} · {_back(back)}</p>{intro}{figure}'
         f"{_outline(doc, heads)}{_page_jump(numbers, span[0] if span else None)}"
-        f'<div class="passage doc-text">{body}</div></section>'
+        f'<div class="passage doc-text" tabindex="0" role="region" aria-label="Document text">'
+        f"{body}</div></section>"
     )
 
 

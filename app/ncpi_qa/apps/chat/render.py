@@ -35,6 +35,10 @@ from ncpi_qa.apps.chat.turns import (  # noqa: F401  (re-exported for the handle
     tier_of,
 )
 
+# a passage scrolls on its own (max-height): focusable, so a keyboard can scroll it
+# (axe-core: scrollable-region-focusable), and named for a screen reader
+SCROLLS = 'tabindex="0" role="region" aria-label="Passage text"'
+
 
 def esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
@@ -244,7 +248,8 @@ def render_citation(turns: list[dict], i: int, n: int, documents, page_png=None)
         f"<h2>[{esc(n)}] {esc(labels[n])}</h2>"
         f'<p class="for">Cited in the answer to: <q>{esc(turn["q"])}</q></p>'
         f"{note}"
-        f'<div class="passage">{_marked(text, qs, qe, _span_in(cite, qs) if ok else None)}</div>'
+        f'<div class="passage" {SCROLLS}>'
+        f"{_marked(text, qs, qe, _span_in(cite, qs) if ok else None)}</div>"
         f"{_figure(documents, cite, page_png)}"
         f'<p><button type="button" class="open-doc" '
         f'data-action="doc:{esc(cite["doc_id"])}:{i}:{esc(n)}">'
@@ -332,7 +337,7 @@ def render_closest(turns: list[dict], i: int, k: int, documents, page_png=None) 
         f"<h2>Closest passage {k + 1} of {len(passages)}: {esc(p.get('label'))}</h2>"
         '<p class="tier-label">Not an answer: the documents don\'t answer the question '
         f"<q>{esc(turn['q'])}</q></p>{note}"
-        f'<div class="passage">{esc(body)}</div>{_figure(documents, p, page_png)}'
+        f'<div class="passage" {SCROLLS}>{esc(body)}</div>{_figure(documents, p, page_png)}'
         f'{opener}<a class="back" href="#turn-{i}">Back to answer {i + 1}</a></p>'
         "</section>"
     )
