@@ -39,6 +39,7 @@ def held_build(stage: str, marker, embed_share: float = 0.5):
     Returns the ``hang`` function, for a test that holds the build somewhere else."""
     import time
 
+    import ncpi_qa.index.build as build
     import ncpi_qa.index.embedding as emb
     import ncpi_qa.index.store as store
 
@@ -54,7 +55,7 @@ def held_build(stage: str, marker, embed_share: float = 0.5):
             embedder.encode(texts[: max(1, int(len(texts) * embed_share))])
             hang()
 
-        store.encode_with_eta = encode
+        build.encode_with_eta = encode
     else:
 
         def checkpoint(step):

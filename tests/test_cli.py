@@ -107,11 +107,13 @@ def test_disk_full_keeps_the_old_index_and_removes_partial_files(
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    import ncpi_qa.index.store as store_mod
+    import os
+
+    import numpy as np
 
     # Mid-write of the new generation, or once it is complete and renamed (the CURRENT
     # pointer's write fails).
-    target, name = (store_mod.np, "save") if where == "vectors" else (store_mod.os, "fsync")
+    target, name = (np, "save") if where == "vectors" else (os, "fsync")
     real = getattr(target, name)
     monkeypatch.setattr(target, name, full)
     rc = main(["index", "--corpus", str(fixture_corpus), "--store", str(built)])

@@ -28,12 +28,12 @@ def quiet(msg):
 def test_manifest_records_model_dim_chunking_and_hashes(settings, fake_embedder):
     report = build_index(settings, embedder=fake_embedder, log=quiet)
     m = read_manifest(settings.store_dir)
-    assert m["model"] == fake_embedder.name and m["dim"] == fake_embedder.dim
-    assert m["chunking"]["max_chars"] == settings.chunk_max_chars
-    assert set(m["files"]) == {p.name for p in settings.corpus_dir.iterdir()}
-    assert len({d["sha256"] for d in m["documents"]}) == 4
-    assert m["n_chunks"] == report.n_chunks > 0
-    assert sorted(report.embedded) == sorted(d["doc_id"] for d in m["documents"])
+    assert m.model == fake_embedder.name and m.dim == fake_embedder.dim
+    assert m.chunking["max_chars"] == settings.chunk_max_chars
+    assert set(m.files) == {p.name for p in settings.corpus_dir.iterdir()}
+    assert len({d.sha256 for d in m.documents}) == 4
+    assert m.n_chunks == report.n_chunks > 0
+    assert sorted(report.embedded) == sorted(d.doc_id for d in m.documents)
 
 
 def test_second_run_embeds_nothing(settings, fake_embedder):

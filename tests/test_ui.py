@@ -123,11 +123,11 @@ def test_open_document_at_the_quote_and_sources_list(shipped_qa_quoting):
     listing = R.render_sources(
         shipped_qa_quoting.store.manifest, shipped_qa_quoting.store.documents
     )
-    for d in shipped_qa_quoting.store.manifest["documents"]:
-        assert f'data-action="doc:{d["doc_id"]}"' in listing
-        assert html.escape(d["title"]) in listing
-        assert f'<td data-label="Chunks">{d["n_chunks"]}</td>' in listing
-        stamp = d["indexed_at"]  # each document's own time, e.g. 2026-11-30T03:06:59Z
+    for d in shipped_qa_quoting.store.manifest.documents:
+        assert f'data-action="doc:{d.doc_id}"' in listing
+        assert html.escape(d.title) in listing
+        assert f'<td data-label="Chunks">{d.n_chunks}</td>' in listing
+        stamp = d.indexed_at  # each document's own time, e.g. 2026-11-30T03:06:59Z
         assert f'<time datetime="{stamp}">{stamp[:10]} {stamp[11:19]} UTC</time>' in listing
 
 

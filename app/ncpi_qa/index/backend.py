@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ncpi_qa.index.manifest import Manifest, ManifestDocument
 from ncpi_qa.ingest.chunking import Chunk
 from ncpi_qa.ingest.documents import Document
 from ncpi_qa.settings import Settings
@@ -26,7 +27,7 @@ Hits = list[tuple[int, float]]  # (chunk index, score), best first
 class IndexStore(Protocol):
     """One loaded generation. Chunk indexes are positions in ``chunks`` (corpus order)."""
 
-    manifest: dict
+    manifest: Manifest
     documents: dict[str, Document]
     chunks: list[Chunk]
 
@@ -45,7 +46,7 @@ class IndexStore(Protocol):
     def document_frequencies(self) -> dict[str, int]:
         """How many chunks hold each BM25 term (the answerer's IDF)."""
 
-    def list_documents(self) -> list[dict]:
+    def list_documents(self) -> list[ManifestDocument]:
         """The manifest's documents: doc_id, title, source, kind, sha256, n_chunks, chars."""
 
     def is_stale(self) -> bool:
@@ -66,7 +67,7 @@ class GenerationWriter(Protocol):
     def delete_document(self, doc_id: str) -> None:
         """Leave the document out of the new generation."""
 
-    def commit(self, manifest: dict, checkpoint: Callable[[str], None]) -> None:
+    def commit(self, manifest: Manifest, checkpoint: Callable[[str], None]) -> None:
         """Write it all, then switch readers to it atomically (``checkpoint("written")``
         just before the switch, ``checkpoint("switched")`` just after); keep the generation
         it replaced one build longer and drop older ones. Until the switch a failure (or a
@@ -80,7 +81,7 @@ class Backend(Protocol):
 
     def live_generation(self) -> str | None: ...
 
-    def read_manifest(self) -> dict | None: ...
+    def read_manifest(self) -> Manifest | None: ...
 
     def writer_lock(self, timeout: float, log=None) -> AbstractContextManager[None]:
         """Held by the one build allowed to write (waits up to ``timeout`` seconds)."""

@@ -48,6 +48,7 @@ from ncpi_qa.index.lexical import (
     build_bm25,
     load_bm25,
 )
+from ncpi_qa.index.manifest import Manifest, ManifestDocument
 from ncpi_qa.ingest.chunking import Chunk
 from ncpi_qa.ingest.documents import Document
 from ncpi_qa.settings import Settings
@@ -65,7 +66,7 @@ class FilesBackend:
         gen = current_generation(self.store_dir)
         return gen.name if gen is not None else None
 
-    def read_manifest(self) -> dict | None:
+    def read_manifest(self) -> Manifest | None:
         return read_manifest(self.store_dir)
 
     def writer_lock(self, timeout: float, log=None):
@@ -93,7 +94,7 @@ class FilesWriter:
     def delete_document(self, doc_id: str) -> None:
         self.docs.pop(doc_id, None)
 
-    def commit(self, manifest: dict, checkpoint: Callable[[str], None]) -> None:
+    def commit(self, manifest: Manifest, checkpoint: Callable[[str], None]) -> None:
         parts = list(self.docs.values())
         chunks = [c for _, cs, _, _ in parts for c in cs]
         # Vectors are float32 already; astype would copy ~1 GB at 200k chunks.
@@ -125,9 +126,9 @@ class FilesWriter:
                 faiss_kind = build_faiss(chunk_matrix, tmp / "faiss.index", self.exact_max)
             except RuntimeError as e:  # FAISS reports a failed write (disk full) as RuntimeError
                 raise OSError(errno.EIO, f"FAISS could not write its index ({e})".strip()) from e
-            manifest["faiss"] = faiss_kind
+            manifest.faiss = faiss_kind
             build_bm25([c.embed_text() for c in chunks], tmp / "bm25")
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+            (tmp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
             os.replace(tmp, final)
             pointer.write_text(final.name + "\n")
             with open(pointer) as f:
@@ -153,7 +154,7 @@ class Store:
     """A loaded generation of the files backend: documents, chunks, vectors, two indexes."""
 
     path: Path
-    manifest: dict
+    manifest: Manifest
     documents: dict[str, Document]
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
@@ -182,8 +183,8 @@ class Store:
     def document_frequencies(self) -> dict[str, int]:
         return bm25s_document_frequencies(self.bm25)
 
-    def list_documents(self) -> list[dict]:
-        return list(self.manifest.get("documents", []))
+    def list_documents(self) -> list[ManifestDocument]:
+        return list(self.manifest.documents)
 
     def is_stale(self) -> bool:
         """True when a newer build has switched CURRENT away from this loaded generation:
@@ -216,9 +217,7 @@ class Store:
     def _load_generation(cls, store_dir: Path, gen: Path) -> Store:
         import faiss
 
-        manifest = json.loads((gen / "manifest.json").read_text())
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexIncompatibleError(store_dir, "it was built by another version")
+        manifest = _manifest(store_dir, (gen / "manifest.json").read_text(encoding="utf-8"))
         with open(gen / "documents.jsonl", encoding="utf-8") as f:
             docs = [Document.from_dict(json.loads(line)) for line in f]
         with open(gen / "chunks.jsonl", encoding="utf-8") as f:
@@ -234,3 +233,13 @@ class Store:
             faiss_index=faiss.read_index(str(gen / "faiss.index")),
             bm25=load_bm25(gen / "bm25"),
         )
+
+
+def _manifest(where, text: str) -> Manifest:
+    """A generation's manifest, or IndexIncompatibleError when another version wrote it."""
+    try:
+        if json.loads(text).get("format_version") != FORMAT_VERSION:
+            raise IndexIncompatibleError(where, "it was built by another version")
+        return Manifest.parse(text)
+    except (ValueError, AttributeError) as e:  # not JSON, not an object, not a manifest
+        raise IndexIncompatibleError(where, f"its manifest is damaged ({e})") from e

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -17,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ncpi_qa.errors import (
-    IndexBusyError,
-)
+from ncpi_qa.errors import IndexBusyError
+from ncpi_qa.index.manifest import Manifest, manifest_or_none
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +97,13 @@ def current_generation(store_dir: Path) -> Path | None:
     return gen if (gen / "manifest.json").exists() else None
 
 
-def read_manifest(store_dir: Path) -> dict | None:
+def read_manifest(store_dir: Path) -> Manifest | None:
+    """The live generation's manifest (None without one, or with one this version cannot
+    read: a build then writes a whole new generation)."""
     gen = current_generation(store_dir)
-    return json.loads((gen / "manifest.json").read_text()) if gen else None
+    if gen is None:
+        return None
+    return manifest_or_none((gen / "manifest.json").read_text(encoding="utf-8"), gen)
 
 
 @dataclass

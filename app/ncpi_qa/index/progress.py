@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ncpi_qa.index.manifest import Manifest
+
 
 @dataclass(frozen=True)
 class BuildProgress:
@@ -53,12 +55,12 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def indexed_time(manifest: dict | None, doc, cache_file: Path) -> str:
+def indexed_time(manifest: Manifest | None, doc, cache_file: Path) -> str:
     """When a document whose cached vectors a build reuses was indexed: the previous
     manifest's time for the same content, else when its cache file was written."""
-    for d in (manifest or {}).get("documents") or []:
-        if d.get("doc_id") == doc.doc_id and d.get("sha256") == doc.sha256 and d.get("indexed_at"):
-            return d["indexed_at"]
+    row = manifest.document(doc.doc_id) if manifest is not None else None
+    if row is not None and row.sha256 == doc.sha256 and row.indexed_at:
+        return row.indexed_at
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cache_file.stat().st_mtime))
     except OSError as e:  # the file went meanwhile: it is indexed now
