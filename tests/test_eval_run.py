@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -77,7 +76,7 @@ def test_main_prints_only_json_and_gates(
     pass) and to 1.01 (all fail), so the expected code does not come from the output."""
     import ncpi_qa.index.embedding
     import ncpi_qa.qa.model
-    from ncpi_qa.evals.run import main
+    from ncpi_qa.evals.run import EvalOptions, main
 
     monkeypatch.setattr(
         ncpi_qa.index.embedding, "get_query_embedder", lambda *a, **k: fake_embedder
@@ -85,14 +84,10 @@ def test_main_prints_only_json_and_gates(
     monkeypatch.setattr(ncpi_qa.qa.model, "load_model", lambda *a, **k: simple_model)
     monkeypatch.setattr(metrics, "GATE", {key: minimum for key in metrics.GATE})
     settings = fake_index
-    args = SimpleNamespace(
-        dataset=ROOT / "evals" / "fixtures.jsonl",
-        json=True,
-        k=None,
-        report=tmp_path / "rep",
-        gate=True,
+    opts = EvalOptions(
+        dataset=ROOT / "evals" / "fixtures.jsonl", json=True, report=tmp_path / "rep", gate=True
     )
-    assert main(args, settings) == code
+    assert main(opts, settings) == code
     out, err = capsys.readouterr()
     result = json.loads(out)
     assert REQUIRED_KEYS <= set(result)
@@ -103,14 +98,13 @@ def test_main_prints_only_json_and_gates(
 
 def test_main_without_an_index_says_to_build_it(tmp_path, fixture_corpus):
     from ncpi_qa.errors import NoIndexError
-    from ncpi_qa.evals.run import main
+    from ncpi_qa.evals.run import EvalOptions, main
     from ncpi_qa.settings import Settings
 
     settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "nothing")
-    args = SimpleNamespace(dataset=ROOT / "evals" / "fixtures.jsonl", json=True, k=None,
-                           report=None, gate=False)  # fmt: skip
+    opts = EvalOptions(dataset=ROOT / "evals" / "fixtures.jsonl", json=True)
     with pytest.raises(NoIndexError):
-        main(args, settings)
+        main(opts, settings)
 
 
 @pytest.mark.slow
@@ -169,3 +163,25 @@ def test_cli_eval_json_prints_one_object(tmp_path):
         assert set(m) == {"hit@1", "hit@3", "hit@5", "mrr"}
     assert set(result["latency_ms"]) >= {"p50", "p95"}
     assert isinstance(result["failures"], list)
+
+
+def test_the_command_line_hands_eval_typed_options(monkeypatch):
+    from ncpi_qa.apps import cli
+    from ncpi_qa.evals.run import EvalOptions
+
+    seen = []
+    monkeypatch.setattr("ncpi_qa.evals.run.main", lambda opts, settings: seen.append(opts) or 0)
+    argv = ["eval", "--squad", "sq", "--part", "report", "--titles", "A", "B", "--limit", "3"]
+    assert cli.main([*argv, "--seed", "2", "--json", "--gate", "--work", "w"]) == 0
+    assert seen == [
+        EvalOptions(
+            squad=Path("sq"),
+            part="report",
+            titles=("A", "B"),
+            limit=3,
+            seed=2,
+            json=True,
+            gate=True,
+            work=Path("w"),
+        )
+    ]

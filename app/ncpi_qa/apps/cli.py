@@ -148,7 +148,7 @@ def cmd_docs(args) -> int:
         return 0
     for d in store.documents.values():
         print(f"{d.doc_id}\t{counts.get(d.doc_id, 0)} chunks\t{d.kind}\t{d.title}")
-    for name, why in store.manifest.get("skipped", []):
+    for name, why in store.manifest.skipped:
         print(f"(skipped {name}: {why})")
     return 0
 
@@ -204,9 +204,27 @@ def cmd_app(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from ncpi_qa.evals.run import EvalOptions
     from ncpi_qa.evals.run import main as eval_main
 
-    return eval_main(args, _settings(args))
+    options = EvalOptions(
+        dataset=args.dataset,
+        json=args.json,
+        report=args.report,
+        k=args.k,
+        gate=args.gate,
+        followups=args.followups,
+        squad=args.squad,
+        no_oos=args.no_oos,
+        part=args.part,
+        titles=tuple(args.titles) if args.titles else None,
+        articles=args.articles,
+        limit=args.limit,
+        seed=args.seed,
+        work=args.work,
+        domain=args.domain,
+    )
+    return eval_main(options, _settings(args))
 
 
 def cmd_bench(args) -> int:

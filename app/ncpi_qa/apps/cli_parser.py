@@ -40,16 +40,27 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     parser_class = functools.partial(_Parser, json_errors=json_errors)
     sub = p.add_subparsers(dest="command", required=True, parser_class=parser_class)
 
-    def common(sp):
-        sp.add_argument("--store", type=Path, help="index folder (env NCPI_QA_STORE_DIR)")
-        return sp
+    for add in (_index, _ask, _app, _docs, _eval):  # each adds its subcommand(s)
+        for sp in add(sub):
+            sp.add_argument("--store", type=Path, help="index folder (env NCPI_QA_STORE_DIR)")
+    sp = sub.add_parser("bench", help="benchmark indexing and asking")
+    sp.add_argument("--quick", action="store_true")
+    sp.add_argument("--json", action="store_true")
+    return p
 
-    sp = common(sub.add_parser("index", help="build or update the index"))
+
+def _index(sub):
+    """`ncpi-qa index`"""
+    sp = sub.add_parser("index", help="build or update the index")
     sp.add_argument("--corpus", type=Path, help="corpus folder (env NCPI_QA_CORPUS_DIR)")
     sp.add_argument("--rebuild", action="store_true", help="re-embed everything")
     sp.add_argument("--progress", action="store_true", help="show a progress bar even if piped")
+    return [sp]
 
-    sp = common(sub.add_parser("ask", help="answer a question with citations"))
+
+def _ask(sub):
+    """`ncpi-qa ask`"""
+    sp = sub.add_parser("ask", help="answer a question with citations")
     sp.add_argument("question")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--k", type=int, help="passages to retrieve")
@@ -65,8 +76,12 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
         type=Path,
         help="a JSON list of earlier turns (`ask --json` answers or questions), oldest first",
     )
+    return [sp]
 
-    sp = common(sub.add_parser("app", help="start the chat app"))
+
+def _app(sub):
+    """`ncpi-qa app`"""
+    sp = sub.add_parser("app", help="start the chat app")
     sp.add_argument("--host", default=None, help="address to bind (env NCPI_QA_HOST)")
     sp.add_argument("--port", type=int, default=None)
     sp.add_argument(
@@ -77,15 +92,22 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     sp.add_argument(
         "--auth-file", type=Path, default=None, help="'user:password' lines: require a login"
     )
+    return [sp]
 
-    sp = common(sub.add_parser("docs", help="list indexed documents"))
-    sp.add_argument("--json", action="store_true")
 
-    sp = common(sub.add_parser("doc", help="print a document's extracted text"))
-    sp.add_argument("doc_id")
-    sp.add_argument("--json", action="store_true")
+def _docs(sub):
+    """`ncpi-qa docs` and `ncpi-qa doc DOC_ID`"""
+    docs = sub.add_parser("docs", help="list indexed documents")
+    docs.add_argument("--json", action="store_true")
+    doc = sub.add_parser("doc", help="print a document's extracted text")
+    doc.add_argument("doc_id")
+    doc.add_argument("--json", action="store_true")
+    return [docs, doc]
 
-    sp = common(sub.add_parser("eval", help="score answers on a gold question set"))
+
+def _eval(sub):
+    """`ncpi-qa eval`: a gold set, or the SQuAD, policy-prose or follow-up runners"""
+    sp = sub.add_parser("eval", help="score answers on a gold question set")
     sp.add_argument("--dataset", type=Path, default=None)
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--report", type=Path, help="write an HTML report with plots here")
@@ -129,8 +151,4 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
         "page in a scratch store, its questions (three kinds) the dataset; with --part, only "
         "the questions of that part's pages (fit: calibrated on; report: never fitted on)",
     )
-
-    sp = sub.add_parser("bench", help="benchmark indexing and asking")
-    sp.add_argument("--quick", action="store_true")
-    sp.add_argument("--json", action="store_true")
-    return p
+    return [sp]

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ncpi_qa.errors import NcpiError
@@ -18,6 +19,27 @@ from ncpi_qa.evals.metrics import (
     sweep_point,
     sweep_thresholds,
 )
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What `ncpi-qa eval` was asked to do (the command line builds it from its flags)."""
+
+    dataset: Path | None = None  # a gold set (evals/*.jsonl); None: evals/dev.jsonl
+    json: bool = False  # print the result as JSON (else a table)
+    report: Path | None = None  # write an HTML report here
+    k: int | None = None  # passages to retrieve (None: settings.top_k)
+    gate: bool = False  # exit 1 under the CI gates
+    followups: Path | None = None  # a follow-up set instead (evals/followups.py)
+    squad: Path | None = None  # SQuAD v2 file or folder: its articles are the corpus
+    no_oos: bool = False  # SQuAD: index every article (none held out as out of scope)
+    part: str | None = None  # the split part: SQuAD fit|calib|report, --domain fit|report
+    titles: tuple[str, ...] | None = None  # SQuAD: only these articles
+    articles: int | None = None  # SQuAD: only the first N articles
+    limit: int | None = None  # SQuAD: a fixed random sample of N questions
+    seed: int = 0  # the sample's seed
+    work: Path | None = None  # scratch folder for the SQuAD / policy-prose index
+    domain: Path | None = None  # the policy-prose set (evals/domain.py) instead
 
 
 def _log(msg: str) -> None:
@@ -85,7 +107,7 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
             "k": k_ans,
             "retrieval_k": max(HIT_KS),
             "fusion_dense_weight": qa.retriever.dense_weight,
-            "model": store.manifest.get("model"),
+            "model": store.manifest.model,
             "n_chunks": len(store.chunks),
             "n_documents": len(store.documents),
         }
@@ -93,7 +115,7 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
     return result
 
 
-def _squad_rows(args, settings, log):
+def _squad_rows(opts: EvalOptions, settings, log):
     """The SQuAD runner: the chosen articles indexed together in a scratch store."""
     import hashlib
 
@@ -101,17 +123,17 @@ def _squad_rows(args, settings, log):
     from ncpi_qa.index.embedding import get_embedder
     from ncpi_qa.settings import project_root
 
-    path = Path(args.squad)
+    path = Path(opts.squad)
     dev = squad.load_dev(path) if path.is_dir() else squad.load_squad(path)
-    articles = squad.select(dev, part=args.part, titles=args.titles, n_articles=args.articles)
+    articles = squad.select(dev, part=opts.part, titles=opts.titles, n_articles=opts.articles)
     if not articles:
         raise NcpiError("No SQuAD articles selected: check --part, --titles and --articles.")
     held = []
-    if not getattr(args, "no_oos", False):
+    if not opts.no_oos:
         articles, held = squad.scope_split(articles)
-    rows = squad.to_rows(articles, limit=args.limit, seed=args.seed, oos=held)
+    rows = squad.to_rows(articles, limit=opts.limit, seed=opts.seed, oos=held)
     key = hashlib.sha1("\n".join(a.title for a in articles).encode()).hexdigest()[:10]
-    work = args.work or project_root() / "build" / "squad-eval" / key
+    work = opts.work or project_root() / "build" / "squad-eval" / key
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
     log(
         f"SQuAD: {len(articles)} articles indexed, {len(held)} held out (their questions out "
@@ -120,65 +142,63 @@ def _squad_rows(args, settings, log):
     return rows, squad.build_store(articles, Path(work), settings, embedder, log=log), embedder
 
 
-def _domain_rows(args, settings, log):
+def _domain_rows(opts: EvalOptions, settings, log):
     """The policy-prose runner: the set's pages and the seed page indexed in a scratch store,
     the questions of the chosen part (evals/domain.py)."""
     from ncpi_qa.evals import domain
     from ncpi_qa.index.embedding import get_embedder
     from ncpi_qa.settings import project_root
 
-    part = args.part if args.part in domain.PARTS else None
-    if args.part and part is None:
-        raise NcpiError(f"--domain takes --part {' or '.join(domain.PARTS)}, not {args.part}")
-    rows = domain.load_rows(Path(args.domain), part)
-    work = Path(args.work or project_root() / "build" / "domain-eval")
+    part = opts.part if opts.part in domain.PARTS else None
+    if opts.part and part is None:
+        raise NcpiError(f"--domain takes --part {' or '.join(domain.PARTS)}, not {opts.part}")
+    rows = domain.load_rows(Path(opts.domain), part)
+    work = Path(opts.work or project_root() / "build" / "domain-eval")
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
     extra = domain.seed_pages(settings)
     log(f"Policy prose: {len(rows)} questions ({part or 'all'} pages); index in {work}")
-    s = domain.build_store(Path(args.domain), work, settings, extra, embedder, log=log)
+    s = domain.build_store(Path(opts.domain), work, settings, extra, embedder, log=log)
     return rows, s, embedder
 
 
-def main(args, settings) -> int:
+def main(opts: EvalOptions, settings) -> int:
     """`ncpi-qa eval`: returns the exit code (1 when --gate fails)."""
     from ncpi_qa.evals.metrics import DOMAIN_GATE, GATE, SQUAD_GATE, fusion_gain
     from ncpi_qa.qa.pipeline import QA
 
-    squad_file = getattr(args, "squad", None)
-    if getattr(args, "followups", None):
-        return _followups_main(args, settings, squad_file)
+    squad_file = opts.squad
+    if opts.followups:
+        return _followups_main(opts, settings)
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the result
         if squad_file:
-            rows, settings, embedder = _squad_rows(args, settings, _log)
-            source = f"{squad_file} ({args.part or 'all'} articles)"
-        elif getattr(args, "domain", None):
-            rows, settings, embedder = _domain_rows(args, settings, _log)
-            source = f"{args.domain} ({args.part or 'all'} pages)"
+            rows, settings, embedder = _squad_rows(opts, settings, _log)
+            source = f"{squad_file} ({opts.part or 'all'} articles)"
+        elif opts.domain:
+            rows, settings, embedder = _domain_rows(opts, settings, _log)
+            source = f"{opts.domain} ({opts.part or 'all'} pages)"
         else:
-            path = Path(args.dataset) if getattr(args, "dataset", None) else default_dataset()
+            path = Path(opts.dataset) if opts.dataset else default_dataset()
             rows, embedder, source = load_dataset(path), None, str(path)
         qa = QA(settings, embedder=embedder)  # the index must exist: `ncpi-qa index`
-        result = evaluate(qa, rows, k=getattr(args, "k", None))
+        result = evaluate(qa, rows, k=opts.k)
         result["dataset"] = source
-        result["gate"] = (
-            SQUAD_GATE if squad_file else DOMAIN_GATE if getattr(args, "domain", None) else GATE
-        )
+        result["gate"] = SQUAD_GATE if squad_file else DOMAIN_GATE if opts.domain else GATE
         if squad_file:
             result["fusion_gain"] = fusion_gain(result)
-        if getattr(args, "report", None):
+        if opts.report:
             from ncpi_qa.evals.report import write_report
 
-            _log(f"Report written to {write_report(result, Path(args.report))}")
-    if args.json:
+            _log(f"Report written to {write_report(result, Path(opts.report))}")
+    if opts.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         from ncpi_qa.evals.report import format_table
 
         print(format_table(result))
-    return _gate_exit(args, result, result["gate"])
+    return _gate_exit(opts, result, result["gate"])
 
 
-def _followups_main(args, settings, squad_file) -> int:
+def _followups_main(opts: EvalOptions, settings) -> int:
     """`ncpi-qa eval --followups FILE [--squad ...]`: the follow-up set (evals/followups.py)
     over the configured index, or over the SQuAD articles chosen as for the SQuAD runner."""
     from ncpi_qa.evals.followups import (
@@ -189,30 +209,31 @@ def _followups_main(args, settings, squad_file) -> int:
     )
     from ncpi_qa.qa.pipeline import QA
 
+    squad_file = opts.squad
     with contextlib.redirect_stdout(sys.stderr):
-        pairs = load_followups(Path(args.followups))
+        pairs = load_followups(Path(opts.followups))
         embedder = None
         if squad_file:
-            _, settings, embedder = _squad_rows(args, settings, _log)
+            _, settings, embedder = _squad_rows(opts, settings, _log)
         qa = QA(settings, embedder=embedder)
         result = evaluate_followups(qa, pairs, log=_log)
-        result["dataset"] = str(args.followups)
+        result["dataset"] = str(opts.followups)
         result["index"] = (
-            f"{squad_file} ({args.part or 'chosen'} articles)"
+            f"{squad_file} ({opts.part or 'chosen'} articles)"
             if squad_file
             else (str(settings.store_dir))
         )
         result["gate"] = FOLLOWUP_GATE
-    if args.json:
+    if opts.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(format_followups(result))
-    return _gate_exit(args, result, FOLLOWUP_GATE)
+    return _gate_exit(opts, result, FOLLOWUP_GATE)
 
 
-def _gate_exit(args, result: dict, gate: dict) -> int:
+def _gate_exit(opts: EvalOptions, result: dict, gate: dict) -> int:
     """0, or (with --gate) 1 when a figure is under its gate, each failure logged."""
-    if not getattr(args, "gate", False):
+    if not opts.gate:
         return 0
     failed = gate_failures(result, gate)
     for msg in failed:
