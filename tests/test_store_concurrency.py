@@ -218,17 +218,19 @@ import os
 sys.path.insert(0, os.environ["NCPI_QA_TESTS_ROOT"])  # the child imports tests/fakes.py
 from tests.fakes import HashingEmbedder
 embedding.get_embedder = lambda *a, **k: HashingEmbedder()
+# argv: the folder to signal in ("-": never pause), the build step to pause at, the command
 pause = Path(sys.argv[1]) if sys.argv[1] != "-" else None
+pause_at = sys.argv[2]
 
 def checkpoint(stage):
-    if pause is not None and stage == "written":  # paused just before the CURRENT switch
+    if pause is not None and stage == pause_at:  # e.g. "written": just before the switch
         (pause / "paused").touch()
         while not (pause / "go").exists():
             time.sleep(0.02)
 
 real_build = store.build_index
 store.build_index = lambda *a, **k: real_build(*a, checkpoint=checkpoint, **k)
-sys.exit(main(sys.argv[2:]))
+sys.exit(main(sys.argv[3:]))
 """
 
 
@@ -251,7 +253,7 @@ def test_two_index_processes_race_and_the_index_ends_consistent(settings, fake_e
 
     def start(pause, name, *extra):
         err = open(tmp_path / f"{name}.err", "w")  # noqa: SIM115 - closed by the process end
-        cmd = [sys.executable, "-c", RACER, pause, *argv, *extra]
+        cmd = [sys.executable, "-c", RACER, pause, "written", *argv, *extra]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
 
     a = start(str(sync), "a", "--rebuild")
@@ -296,12 +298,11 @@ def test_build_killed_mid_way_leaves_old_index_and_no_lock(
     (settings.corpus_dir / "extra.txt").write_text("Extra\n\nA new note about custody.\n")
     sync = tmp_path / "sync"
     sync.mkdir()
-    racer = RACER.replace('stage == "written"', f'stage == "{stage}"')
     argv = ["index", "--corpus", str(settings.corpus_dir), "--store", str(settings.store_dir)]
     env = {"PYTHONPATH": str(ROOT / "app"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
            "NCPI_QA_TESTS_ROOT": str(ROOT)}  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, "-c", racer, str(sync), *argv],
+        [sys.executable, "-c", RACER, str(sync), stage, *argv],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
