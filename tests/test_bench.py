@@ -227,3 +227,47 @@ def test_bench_not_installed_says_make_bench(monkeypatch, capsys):
     assert main(["bench", "--quick"]) == 1
     err = capsys.readouterr().err
     assert "make bench" in err and "not installed" in err and "Traceback" not in err
+
+
+def test_upload_pdf_is_a_report_with_its_fact_on_page_17(tmp_path):
+    """bench_upload's PDF reads as a report: 24 pages, bookmarks, a contents page, the planted
+    fact on page 17 (read back by the app's own PDF loader)."""
+    from bench_upload import FACT, PAGES, make_pdf
+    from pypdf import PdfReader
+
+    from ncpi_qa.ingest.documents import load_document
+
+    pdf = make_pdf(tmp_path / "area-review.pdf", POOL)
+    reader = PdfReader(str(pdf))
+    assert len(reader.pages) == PAGES == 24
+    assert len(reader.outline) >= 5  # one bookmark per chapter
+    assert "Contents" in reader.pages[0].extract_text()
+    assert "37 referrals" in reader.pages[16].extract_text()
+    doc = load_document(pdf)
+    assert " ".join(FACT.split()) in " ".join(doc.text.split())
+
+
+def test_report_reads_the_precision_arms():
+    """ratios and targets compare the default arithmetic with fp32 and the peer, from the
+    figures given (none computed here)."""
+    from bench_report import ratios, targets
+
+    size = {"target_chunks": 1000, "vectors": "real", "chunks": 1000, "index_chunks_per_s": 50.0,
+            "fp32": {"index_chunks_per_s": 25.0}, "ask_ms": {"p50": 50.0, "p95": 100.0},
+            "retrieve_ms": {"p50": 20.0}, "peak_rss_mb": 900, "index_vs_encoder": 1.0,
+            "index_vs_encoder_in_run": 1.0, "reindex_noop_s": 0.01, "texts_embedded": 6000,
+            "serve_fp32": {"ask_ms": {"p50": 100.0, "p95": 250.0}}}  # fmt: skip
+    peer = {"query_ms": {"p50": 10.0, "p95": 20.0}, "peak_rss_mb": 900,
+            "index_chunks_per_s": 40.0}  # fmt: skip
+    r = {"sizes": [size], "peer_by_size": {"1000": peer}, "cold_start_s": {"ask": 1.5},
+         "upload": {"speedup": 2.0}, "reader": {"bf16_vs_fp32_p50": 0.5}}  # fmt: skip
+    got = ratios(r)
+    assert got["1000_index_chunks_per_s_vs_peer"] == 1.25
+    assert got["1000_fp32_index_chunks_per_s_vs_peer"] == 0.625
+    assert got["1000_index_chunks_per_s_vs_fp32"] == 2.0
+    assert got["1000_ask_p95_vs_fp32"] == 0.4 and got["reader_bf16_vs_fp32_p50"] == 0.5
+    t = targets(r)
+    assert t["1000_index_chunks_per_s_vs_peer"]["met"] is True
+    assert "1000_fp32_index_chunks_per_s_vs_peer" not in t  # the baseline is not a target
+    assert t["upload_to_answerable_speedup_vs_fp32"] == {"value": 2.0, "target": 1.7, "met": True}
+    assert t["cold_start_ask_s"]["met"] is True

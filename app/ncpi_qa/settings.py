@@ -75,11 +75,12 @@ class Settings(BaseSettings):
         "the index.",
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        default="fp32",
+        default="auto",
         description="Arithmetic of the model's forward passes (the embedder and the reader): "
         "'bf16' runs the matrix products in bfloat16 (about twice as fast where the CPU has "
-        "AMX or AVX-512 BF16, slower where it has neither), 'fp32' in float32, 'auto' bf16 "
-        "only where the hardware has it (index/precision.py). Changing it re-embeds the index.",
+        "AMX or AVX-512 BF16, slower where it has neither), 'fp32' in float32, 'auto' (the "
+        "default) bf16 only where the hardware has it (index/precision.py). The answer figures "
+        "of bf16 match fp32's within 0.01 (tools/bench/compare_eval.py precision).",
     )
     reader_int8: bool = Field(
         default=False,

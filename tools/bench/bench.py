@@ -36,6 +36,7 @@ import numpy as np
 SIZES = (1_000, 20_000, 200_000)
 REAL_MAX = 1_000  # up to this many chunks the index is built with the real model
 N_QUESTIONS = 200
+SERVE_FP32_AT = (20_000,)  # sizes whose asks are also timed with NCPI_QA_PRECISION=fp32
 # The `bench` extra (pyproject.toml) and what else a run imports: module -> pip package.
 EXTRA = {
     "llama_index.core": "llama-index-core",
@@ -110,17 +111,37 @@ def run_child(phase: str, params: dict, work: Path, timeout: float = 3600) -> di
 
 
 def child_main(argv: list[str]) -> int:
-    """A child process: ``bench.py PHASE PARAMS.json`` writes the phase's result to params' out."""
+    """A child process: ``bench.py PHASE PARAMS.json`` writes the phase's result to params' out.
+    ``params["env"]`` (e.g. ``{"NCPI_QA_PRECISION": "fp32"}``) is set before anything loads."""
+    params = json.loads(Path(argv[1]).read_text())
+    os.environ.update(params.get("env") or {})
     from bench_milvus import phase_milvus
     from bench_modes import phase_pooled, phase_reader
     from bench_peer import phase_peer
     from bench_phases import phase_build, phase_pool, phase_serve
+    from bench_upload import phase_upload
 
     phases = {"build": phase_build, "serve": phase_serve, "peer": phase_peer, "pool": phase_pool,
-              "milvus": phase_milvus, "pooled": phase_pooled, "reader": phase_reader}  # fmt: skip
-    params = json.loads(Path(argv[1]).read_text())
+              "milvus": phase_milvus, "pooled": phase_pooled, "reader": phase_reader,
+              "upload": phase_upload}  # fmt: skip
     Path(params["out"]).write_text(json.dumps(phases[argv[0]](params)))
     return 0
+
+
+def upload_arms(work: Path, pool: list[str]) -> dict:
+    """The 24-page report PDF added to the shipped corpus and indexed as the chat indexes an
+    upload, to its first answer: fp32, then the default precision (bench_upload.py)."""
+    from bench_upload import make_pdf
+
+    from ncpi_qa.settings import project_root
+
+    pdf = make_pdf(work / "area-review-2026.pdf", pool[:4000])
+    common = {"seed": str(project_root() / "corpus"), "pdf": str(pdf), "work": str(work / "up")}
+    out = {}
+    for arm, env in (("fp32", {"NCPI_QA_PRECISION": "fp32"}), ("default", {})):
+        out[arm] = run_child("upload", {**common, "label": f"upload-{arm}", "env": env}, work)
+    out["speedup"] = round(out["fp32"]["to_answerable_s"] / out["default"]["to_answerable_s"], 2)
+    return out
 
 
 # ----------------------------------------------------------------------------- cold starts
@@ -235,10 +256,18 @@ def run(quick: bool) -> dict:
             p = params[n] = {**common, "label": str(n), "corpus": str(corpus),
                              "store": str(store), "vectors": kind(n),
                              "raw_fraction": 0.1 if quick else 1.0}  # fmt: skip
+            fp32 = {"NCPI_QA_PRECISION": "fp32"}  # the baseline arm of the precision setting
+            if kind(n) == "real":  # the same corpus in fp32 first, into a store of its own
+                before = {**p, "label": f"{n}-fp32", "store": p["store"] + "-fp32", "env": fp32}
+                size_fp32 = run_child("build", before, work)
             size = {"target_chunks": n, **run_child("build", p, work)}
             if kind(n) == "real":  # the same corpus, sentence vectors pooled (issue 27)
+                size["fp32"] = size_fp32
                 size["pooled"] = run_child("pooled", p, work)
             size.update(run_child("serve", p, work))
+            if kind(n) != "hash" and n in SERVE_FP32_AT:  # the reader and query encoder in fp32
+                size["serve_fp32"] = run_child("serve", {**p, "label": f"{n}-fp32", "env": fp32},
+                                               work)  # fmt: skip
             if milvus_ok:  # the Milvus backend on the same corpus and questions
                 size["milvus"] = run_child("milvus", p, work)
             size["peak_rss_mb"] = max(size["peak_rss_index_mb"], size["peak_rss_serve_mb"])
@@ -257,8 +286,9 @@ def run(quick: bool) -> dict:
             ask, app = cold_start_ask(env, q, runs), cold_start_apps(env, q, runs)
             result["cold_start_s"] = {"ask": ask.get("s"), "app": app.get("s")}
             result["cold_start_detail"] = {"ask": ask, "app": app}
-            log("reader fp32 vs int8")
+            log("reader fp32 vs bf16 vs int8")
             result["reader"] = run_child("reader", {**common, "label": "reader"}, work)
+            result["upload"] = upload_arms(work, pool)
         result["ratios"], result["targets"] = ratios(result), targets(result)
         result["notes"] += notes(result, quick)
         result["total_s"] = round(time.perf_counter() - t_start, 1)

@@ -1,10 +1,12 @@
-"""The reader's forward pass, fp32 against dynamic int8 (settings.reader_int8), on the
-candidates it reads in the answer path: 12 (heading, previous sentence, sentence) items per
-question, taken from the shipped corpus, for each question of evals/dev.jsonl.
+"""The reader's forward pass, fp32 against bf16 (settings.precision) and dynamic int8
+(settings.reader_int8), on the candidates it reads in the answer path: 12 (heading, previous
+sentence, sentence) items per question, taken from the shipped corpus, for each question of
+evals/dev.jsonl.
 
-Both readers are loaded in this process and timed alternately question by question (so a
-noisy machine slows both alike); the figures are p50/p95 ms per 12-candidate read and their
-ratio, and how alike the two read: the same best candidate, logit and span differences.
+The three readers are loaded in this process and timed round-robin question by question (so
+a noisy machine slows all alike); the figures are p50/p95 ms per 12-candidate read and each
+one's ratio to fp32, and how alike they read: the same best candidate, logit and span
+differences.
 
     python tools/bench/bench_reader.py [--questions N] [--candidates 12] [--json]
 """
@@ -47,51 +49,66 @@ def _pct(xs: list[float]) -> dict:
             "p95": round(float(np.percentile(xs, 95)), 2), "n": len(xs)}  # fmt: skip
 
 
+VARIANTS = {  # name -> Reader keyword arguments; "fp32" is the reference
+    "fp32": {"int8": False, "precision": "fp32"},
+    "bf16": {"int8": False, "precision": "bf16"},
+    "int8": {"int8": True, "precision": "fp32"},
+}
+
+
 def measure(questions: list[str], items: list, candidates: int = 12, seed: int = 0) -> dict:
-    """Time fp32 and int8 reads of the same candidates, alternately, and compare them."""
+    """Time the fp32, bf16 and int8 reads of the same candidates, round-robin question by
+    question (a noisy machine slows all alike), and compare each with fp32's reading."""
     import torch
 
+    from ncpi_qa.index.precision import bf16_in_hardware
     from ncpi_qa.qa.reader import Reader
 
-    t0 = time.perf_counter()
-    fp32 = Reader(int8=False)
-    t1 = time.perf_counter()
-    int8 = Reader(int8=True)
-    t2 = time.perf_counter()
+    readers, load_s = {}, {}
+    for name, kw in VARIANTS.items():
+        t = time.perf_counter()
+        readers[name] = Reader(**kw)
+        load_s[name] = round(time.perf_counter() - t, 2)
     rng = random.Random(seed)
-    ms = {"fp32": [], "int8": []}
-    same_top, spans_same, logit_diffs = 0, 0, []
-    fp32.read(questions[0], items[:candidates])  # warm both
-    int8.read(questions[0], items[:candidates])
+    ms = {name: [] for name in readers}
+    same = {name: {"top": 0, "span": 0, "diffs": []} for name in readers if name != "fp32"}
+    for r in readers.values():  # warm each
+        r.read(questions[0], items[:candidates])
+    names = list(readers)
     for i, q in enumerate(questions):
         batch = rng.sample(items, min(candidates, len(items)))
-        order = (("fp32", fp32), ("int8", int8)) if i % 2 == 0 else (("int8", int8), ("fp32", fp32))
         out = {}
-        for name, reader in order:
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             t = time.perf_counter()
-            out[name] = reader.read(q, batch)
+            out[name] = readers[name].read(q, batch)
             ms[name].append((time.perf_counter() - t) * 1000)
-        a, b = out["fp32"], out["int8"]
-        same_top += int(np.argmax([r.logit for r in a]) == np.argmax([r.logit for r in b]))
-        spans_same += sum(x.span == y.span for x, y in zip(a, b, strict=True))
-        logit_diffs += [abs(x.logit - y.logit) for x, y in zip(a, b, strict=True)]
-    f, q8 = _pct(ms["fp32"]), _pct(ms["int8"])
-    return {
+        a = out["fp32"]
+        for name, acc in same.items():
+            b = out[name]
+            acc["top"] += int(np.argmax([r.logit for r in a]) == np.argmax([r.logit for r in b]))
+            acc["span"] += sum(x.span == y.span for x, y in zip(a, b, strict=True))
+            acc["diffs"] += [abs(x.logit - y.logit) for x, y in zip(a, b, strict=True)]
+    res = {
         "candidates": candidates,
         "questions": len(questions),
         "torch_threads": torch.get_num_threads(),
-        "fp32_ms": f,
-        "int8_ms": q8,
-        "int8_vs_fp32_p50": round(q8["p50"] / f["p50"], 3),
-        "int8_vs_fp32_p95": round(q8["p95"] / f["p95"], 3),
-        "load_s": {"fp32": round(t1 - t0, 2), "int8": round(t2 - t1, 2)},
-        "same_best_candidate": round(same_top / len(questions), 3),
-        "same_span": round(spans_same / (len(questions) * candidates), 3),
-        "logit_abs_diff": {
-            "mean": round(float(np.mean(logit_diffs)), 3),
-            "max": round(float(np.max(logit_diffs)), 3),
-        },  # fmt: skip
+        "bf16_in_hardware": bf16_in_hardware(),
+        "load_s": load_s,
     }
+    f = _pct(ms["fp32"])
+    res["fp32_ms"] = f
+    for name, acc in same.items():
+        v = _pct(ms[name])
+        res[f"{name}_ms"] = v
+        res[f"{name}_vs_fp32_p50"] = round(v["p50"] / f["p50"], 3)
+        res[f"{name}_vs_fp32_p95"] = round(v["p95"] / f["p95"], 3)
+        res[f"{name}_same_best_candidate"] = round(acc["top"] / len(questions), 3)
+        res[f"{name}_same_span"] = round(acc["span"] / (len(questions) * candidates), 3)
+        res[f"{name}_logit_abs_diff"] = {
+            "mean": round(float(np.mean(acc["diffs"])), 3),
+            "max": round(float(np.max(acc["diffs"])), 3),
+        }
+    return res
 
 
 def run(n_questions: int = 57, candidates: int = 12) -> dict:
@@ -115,13 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(res, indent=1))
     else:
-        f, q = res["fp32_ms"], res["int8_ms"]
         print(f"reader, {res['candidates']} candidates, {res['questions']} questions, "
               f"load {res['load_avg_at_start']}")  # fmt: skip
-        print(f"  fp32 p50/p95 ms {f['p50']} / {f['p95']}   int8 {q['p50']} / {q['p95']}   "
-              f"int8/fp32 {res['int8_vs_fp32_p50']} / {res['int8_vs_fp32_p95']}")  # fmt: skip
-        print(f"  same best candidate {res['same_best_candidate']}, same span "
-              f"{res['same_span']}, |logit diff| {res['logit_abs_diff']}")  # fmt: skip
+        print(f"  fp32 p50/p95 ms {res['fp32_ms']['p50']} / {res['fp32_ms']['p95']}")
+        for name in VARIANTS:
+            if name == "fp32":
+                continue
+            v, g = res[f"{name}_ms"], (lambda k, n=name: res[f"{n}_{k}"])
+            print(f"  {name} p50/p95 ms {v['p50']} / {v['p95']} (÷ fp32 {g('vs_fp32_p50')} / "
+                  f"{g('vs_fp32_p95')}); same best candidate {g('same_best_candidate')}, same "
+                  f"span {g('same_span')}, |logit diff| {g('logit_abs_diff')}")  # fmt: skip
     return 0
 
 
