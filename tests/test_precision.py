@@ -78,3 +78,16 @@ def test_bf16_reader_reads_as_fp32_does():
     assert [r.span for r in r32] == [r.span for r in r16]
     assert r32[0].span is not None and items[0][2][slice(*r32[0].span)].endswith("2014")
     assert max(abs(a.logit - b.logit) for a, b in zip(r32, r16, strict=True)) < 0.25
+
+
+def test_another_precision_re_embeds_the_index(fake_index, fake_embedder):
+    """The cache and the up-to-date check key on the arithmetic: vectors made in one are not
+    served as the other's; the same one again reuses everything."""
+    from ncpi_qa.index.store import build_index
+
+    other = "bf16" if precision.resolve(fake_index.precision) == "fp32" else "fp32"
+    same = build_index(fake_index, embedder=fake_embedder, log=lambda m: None)
+    assert same.up_to_date and same.texts_embedded == 0
+    switched = fake_index.model_copy(update={"precision": other})
+    again = build_index(switched, embedder=fake_embedder, log=lambda m: None)
+    assert not again.up_to_date and again.texts_embedded > 0

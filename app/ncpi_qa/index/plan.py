@@ -19,6 +19,7 @@ import numpy as np
 from ncpi_qa.index.embedding import BUNDLED, model_token_counter
 from ncpi_qa.index.generations import FORMAT_VERSION
 from ncpi_qa.index.manifest import Manifest
+from ncpi_qa.index.precision import resolve as resolve_precision
 from ncpi_qa.ingest.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from ncpi_qa.ingest.documents import (
     Document,
@@ -41,6 +42,8 @@ def chunking_config(settings: Settings) -> dict:
         "tokenizer": model_token_counter(settings.embedding_model).name,
         # how sentence vectors are made (index/pooling.py): a change re-embeds everything
         "sentence_vectors": settings.sentence_vectors,
+        # the forward pass's arithmetic (index/precision.py): vectors of another are re-made
+        "precision": resolve_precision(settings.precision),
     }
 
 
