@@ -15,7 +15,9 @@ Then:
   decides from the document's own words; a compound like "child-centred" keeps it), and a
   paragraph that runs on to the next page is one paragraph (the two pages' spans meet
   inside it).
-- **Headings** (bookmarked, larger or bold short lines) are headings, never sentences;
+- **Headings** (bookmarked, larger or bold short lines) are headings, never sentences; a
+  heading wrapped over several lines is one heading, whatever the case its next line starts
+  with (``_wraps``: the page's bookmark titles, else the lines' size and weight);
   **contents pages** are kept as lines the chunker does not index.
 """
 
@@ -35,6 +37,7 @@ _BULLET_LINE = re.compile(
     r"[ \t]*(?:[•\u2022\u25aa\u25cf\u25e6\u2013\-\*·]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])\s+\S"
 )
 _ENDS_SENTENCE = re.compile(r"[.!?…:][\"'\u201d\u2019)\]]*$")
+_ENDS_STOP = re.compile(r"[.!?…][\"'\u201d\u2019)\]]*$")
 _HYPHEN_END = re.compile(r"([A-Za-zÀ-ÿ]+)[-\u00ad\u2010]$")
 _WORD = re.compile(r"[A-Za-zÀ-ÿ]+(?:[-'][A-Za-zÀ-ÿ]+)*")
 
@@ -112,6 +115,10 @@ def page_blocks(lines: list[Line], body: float, pitch: float, titles: set[str], 
             and (prev.y - ln.y > pitch * 1.4 or prev.y - ln.y < -pitch * 0.5)
         )
         last = blocks[-1] if blocks else None
+        if last and last.kind == "heading" and _wraps(last.lines, ln, body, pitch, titles):
+            last.lines.append(ln)  # a heading wrapped over two lines, whatever its case
+            prev = ln
+            continue
         if head:
             if (
                 last
@@ -148,6 +155,33 @@ def page_blocks(lines: list[Line], body: float, pitch: float, titles: set[str], 
             blocks.append(Block("para", [ln]))
         prev = ln
     return blocks
+
+
+def _wraps(heading: list[Line], ln: Line, body: float, pitch: float, titles: set[str]) -> bool:
+    """Does ``ln`` carry on the heading whose lines so far are ``heading``? Yes when a
+    bookmark of the page reads as those lines and this one (and more of it may follow);
+    else when it is set like the heading's last line (same size and weight, at most a line
+    of its own size below it) and that line does not end the heading: it is no bookmark's
+    whole title, and it ends without a stop; a body-sized bold line must also be short."""
+    last = heading[-1]
+    if last.y is not None and ln.y is not None:
+        drop = last.y - ln.y
+        if not 0 < drop <= max(pitch * 1.4, ln.size * 1.6):
+            return False
+    if len(ln.text) > 150 or not re.search(r"[A-Za-zÀ-ÿ]", ln.text):
+        return False
+    so_far = normalize(" ".join(x.text for x in heading))
+    longer = normalize(f"{so_far} {ln.text}")
+    if any(t.startswith(longer) and (len(t) == len(longer) or t[len(longer)] == " ")
+           for t in titles):  # fmt: skip
+        return so_far not in titles
+    if so_far in titles or normalize(ln.text) in titles or _ENDS_STOP.search(last.text):
+        return False
+    if abs(last.size - ln.size) >= 0.5 or last.bold != ln.bold:
+        return False
+    if body and ln.size >= body * 1.15:
+        return True
+    return ln.bold and len(ln.text) <= 100 and ln.text[-1:] not in ".,;:"
 
 
 def _not_full(line: str, nxt: str, width: float) -> bool:

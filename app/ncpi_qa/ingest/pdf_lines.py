@@ -22,48 +22,145 @@ class Line:
     y: float | None  # baseline height from the page's bottom, None when unknown
     size: float  # font size in points
     bold: bool
+    x: float | None = None  # where the line starts from the page's left, None when unknown
 
 
 def page_lines(page) -> list[Line]:
-    """The page's text lines in pypdf's reading order, each with its height, size and weight."""
-    frags: list[tuple[str, float | None, float, bool]] = []
+    """The page's text lines in pypdf's reading order, each with its height, size and weight;
+    pieces drawn out of order on one baseline put back left to right, a bullet drawn apart
+    from its item put before it, and no control characters (``tidy_lines``)."""
+    frags: list[tuple[str, float | None, float | None, float, bool]] = []
 
     def visit(text, cm, tm, font, size):
         if not text:
             return
         try:
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
             y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
             scale = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
             size = float(size) * (scale or 1.0)
             name = str(font.get("/BaseFont", "")) if font else ""
         except Exception:  # an odd matrix or font: text without a position
-            y, size, name = None, float(size or 0), ""
-        frags.append((text, y, size, bool(re.search(r"bold|black|heavy", name, re.I))))
+            x, y, size, name = None, None, float(size or 0), ""
+        frags.append((text, x, y, size, bool(re.search(r"bold|black|heavy", name, re.I))))
 
     raw = (page.extract_text(visitor_text=visit) or "").replace("\x00", "")
     if "".join(f[0] for f in frags).replace("\x00", "") != raw:  # not what pypdf read: no layout
-        return [Line(t.strip(), None, 0.0, False) for t in raw.splitlines() if t.strip()]
+        return tidy_lines([Line(t.strip(), None, 0.0, False) for t in raw.splitlines()])
     lines: list[Line] = []
-    text, ys, sizes, weights = "", [], [], []
-    for frag, y, size, bold in frags:
+    parts: list[tuple[str, float | None, float | None]] = []  # (text, x, y) of this line
+    sizes, weights = [], []
+    for frag, x, y, size, bold in frags:
         pieces = frag.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         for k, piece in enumerate(pieces):
             if k:  # a line ends here
-                if text.strip():
-                    n = sum(weights)
-                    lines.append(Line(text.strip(), ys[0] if ys else None, max(sizes), n > 0))
-                text, ys, sizes, weights = "", [], [], []
+                if "".join(t for t, _, _ in parts).strip():
+                    lines.append(_line(parts, sizes, weights))
+                parts, sizes, weights = [], [], []
+            piece = piece.replace("\x00", "")
             if piece.strip():
-                if y is not None and y != 0.0:
-                    ys.append(y)
+                at = (x, y) if y is not None and y != 0.0 else (None, None)
+                parts.append((piece, *at))
                 sizes.append(size)
                 weights.append(len(piece.strip()) if bold else -len(piece.strip()))
-            text += piece.replace("\x00", "")
-    if text.strip():
-        lines.append(Line(text.strip(), ys[0] if ys else None, max(sizes), sum(weights) > 0))
+            elif piece:
+                parts.append((piece, None, None))
+    if "".join(t for t, _, _ in parts).strip():
+        lines.append(_line(parts, sizes, weights))
+    return tidy_lines(lines)
+
+
+def _line(parts: list[tuple[str, float | None, float | None]], sizes, weights) -> Line:
+    """One line from its pieces: in drawing order, or left to right when a piece was drawn
+    left of the one before it on the same baseline (a contents entry's dot leader and page
+    number drawn before its title: pypdf glues them as "...... 4Title")."""
+    placed = [(t, x, y) for t, x, y in parts if x is not None and y is not None]
+    text = "".join(t for t, _, _ in parts)
+    ys = [y for _, _, y in placed]
+    back = any(
+        b[1] < a[1] - 1.0 and abs(b[2] - a[2]) <= 0.5
+        for a, b in zip(placed, placed[1:], strict=False)
+    )
+    if back and len(placed) == len([p for p in parts if p[0].strip()]) and max(ys) - min(ys) <= 0.5:
+        text = ""
+        for t, _, _ in sorted(placed, key=lambda p: p[1]):
+            if text and not text[-1].isspace() and not t[:1].isspace():
+                text += " "
+            text += t
+    x = min((x for _, x, _ in placed), default=None)
+    return Line(text.strip(), ys[0] if ys else None, max(sizes), sum(weights) > 0, x)
+
+
+# C0 controls but tab and line breaks, DEL and the C1 controls: never text. A font's unused
+# code comes out of pypdf as one (reportlab's bullet is WinAnsi code 127, which PDF viewers
+# draw as a bullet; pypdf gives U+007F).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A glyph pypdf could not name, standing alone at a line's start: a bullet (a control
+# character, above, or a symbol font's private-use code: Word's Symbol/Wingdings bullets).
+_LEAD_MARK = re.compile(r"^[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff](?=\s|$)")
+# A list item's marker drawn on its own, apart from the item's text: a bullet, a dash, a
+# number or letter ("1.", "b)", "(iv)").
+_ONLY_MARK = re.compile(
+    r"[•\u2023\u2043\u2219\u25aa\u25ab\u25a0\u25a1\u25cf\u25e6\u25cb\u27a2\-\u2013*]"
+    r"|\(?(?:[0-9]{1,2}|[a-z]|[ivx]{1,4})[.)]"
+)
+
+
+def tidy_lines(lines: list[Line]) -> list[Line]:
+    """Lines as a person reads them:
+
+    - a bullet glyph at a line's start is "•" (a control character or a symbol font's
+      private-use code there is a bullet pypdf could not name); any other control character
+      is dropped;
+    - a line drawn before a line that starts left of it on the same baseline (within the
+      next two lines) follows it, joined with a space: a contents entry whose dot leader and
+      page number were drawn before its title reads "Title . . . 4";
+    - a line that is only a list marker (a bullet, a dash, "1.", "b)") joins the text
+      beside it (its baseline within half a line, to its right), so the item is "• text"
+      on one line.
+    """
+    out: list[Line] = []
     for ln in lines:
-        ln.text = re.sub(r"[ \t\u00a0]+", " ", ln.text)
-    return lines
+        text = _LEAD_MARK.sub("•", ln.text.strip())
+        text = re.sub(r"[ \t\u00a0]+", " ", _CONTROL.sub("", text)).strip()
+        if text:
+            out.append(Line(text, ln.y, ln.size, ln.bold, ln.x))
+    i = 0
+    while i < len(out):
+        ln = out[i]
+        j = next(
+            (
+                j
+                for j in range(i + 1, min(i + 3, len(out)))
+                if ln.y is not None and out[j].y is not None and abs(out[j].y - ln.y) <= 0.5
+            ),
+            None,
+        )
+        if j is not None and ln.x is not None and out[j].x is not None and out[j].x < ln.x:
+            right = out.pop(i)
+            left = out[j - 1]
+            out[j - 1] = Line(
+                f"{left.text} {right.text}", left.y, max(left.size, right.size), left.bold, left.x
+            )
+            continue  # out[i] is a new line now
+        i += 1
+    i = 0
+    while i < len(out) - 1:
+        ln, nxt = out[i], out[i + 1]
+        if _ONLY_MARK.fullmatch(ln.text) and _beside(ln, nxt):
+            out[i : i + 2] = [Line(f"{ln.text} {nxt.text}", nxt.y, nxt.size, nxt.bold, ln.x)]
+        i += 1
+    return out
+
+
+def _beside(mark: Line, text: Line) -> bool:
+    """The text that a lone list marker stands before: its baseline within half a line of
+    the mark's and it starts to the mark's right (positions unknown: the next line)."""
+    if mark.y is None or text.y is None:
+        return True
+    if abs(mark.y - text.y) > 0.5 * max(text.size, mark.size, 1.0):
+        return False
+    return mark.x is None or text.x is None or text.x > mark.x
 
 
 def _mask(text: str) -> str:
