@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ncpi_qa.apps.chat.turns import export_markdown, md_escape
+from ncpi_qa.apps.chat.export import export_markdown, md_escape
+from ncpi_qa.schema import Turn
 
 CHROMIUM = "/usr/bin/chromium"
 PAYLOADS = [
@@ -26,26 +27,28 @@ PAYLOADS = [
 ]
 
 
-def _turns() -> list[dict]:
+def _turns() -> list[Turn]:
     hostile = " ".join(PAYLOADS)
     return [
-        {
-            "q": f"What about {hostile}?",
-            "searched": hostile,
-            "answer": f"The page says {hostile}\nand more.",
-            "citations": [
-                {
-                    "n": 1,
-                    "doc_id": "evil<b>",
-                    "title": f"Title {PAYLOADS[0]}",
-                    "section": PAYLOADS[2],
-                    "page": 1,
-                    "quote": f"Quoted {hostile}\nsecond line {PAYLOADS[1]}",
-                    "start": 0,
-                    "end": 10,
-                }
-            ],
-        }
+        Turn.model_validate(
+            {
+                "question": f"What about {hostile}?",
+                "context": {"note": hostile},
+                "answer": f"The page says {hostile}\nand more.",
+                "citations": [
+                    {
+                        "n": 1,
+                        "doc_id": "evil<b>",
+                        "title": f"Title {PAYLOADS[0]}",
+                        "section": PAYLOADS[2],
+                        "page": 1,
+                        "quote": f"Quoted {hostile}\nsecond line {PAYLOADS[1]}",
+                        "start": 0,
+                        "end": 10,
+                    }
+                ],
+            }
+        )
     ]
 
 
@@ -84,10 +87,10 @@ PRINTED = [
 
 def test_quotes_are_exported_as_printed_raw_and_rendered():
     for words in PRINTED:
-        turn = {"q": "Q?", "answer": f"“{words}” [1]",
+        turn = {"question": "Q?", "answer": f"“{words}” [1]",
                 "citations": [{"n": 1, "doc_id": "d", "title": "T", "section": "", "page": 2,
                                "quote": words, "start": 0, "end": len(words)}]}  # fmt: skip
-        md = export_markdown([turn])
+        md = export_markdown([Turn.model_validate(turn)])
         raw = md.splitlines()
         assert f"> {words}" in raw, md  # pasted into an email: the words, unchanged
         assert f"“{words}” [1]" in raw, md  # the answer too

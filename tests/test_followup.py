@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from ncpi_qa.qa.followup import as_turn, context_for, leans_on_history
+from ncpi_qa.qa.followup import context_for, earlier, leans_on_history
+from ncpi_qa.schema import Answer, Citation, Turn
 
 JTAI = "What are joint targeted area inspections?"
 # the page's sentences (corpus/ncpi-2019-commissioner-page.md)
@@ -54,16 +55,16 @@ def test_questions_that_lean_on_history(question):
 )
 def test_questions_that_stand_alone(question):
     assert not leans_on_history(question)
-    assert context_for(question, [JTAI]) is None
+    assert context_for(question, [Turn(question=JTAI)]) is None
 
 
 def test_nothing_to_lean_on():
     assert context_for("When did they start?", []) is None
-    assert context_for("When did they start?", ["", "  ", None]) is None
-    assert context_for("When did they start?", [{"q": JTAI, "error": True}]) is None
+    assert context_for("When did they start?", [Turn(question=""), Turn(question="  ")]) is None
+    assert context_for("When did they start?", [Turn.failed(JTAI, "Sorry: ...")]) is None
 
 
-def _answer_dict(question, quote, span=None, start=100, abstained=False, **extra):
+def _turn(question, quote, span=None, start=100, abstained=False, **extra) -> Turn:
     cite = {
         "n": 1,
         "doc_id": "d",
@@ -73,37 +74,41 @@ def _answer_dict(question, quote, span=None, start=100, abstained=False, **extra
         "end": start + len(quote),
         "span": span,
     }
-    return {
-        "question": question,
-        "answer": quote,
-        "abstained": abstained,
-        "citations": [] if abstained else [cite],
-        **extra,
-    }
+    return Turn.model_validate(
+        {
+            "question": question,
+            "answer": quote,
+            "abstained": abstained,
+            "citations": [] if abstained else [cite],
+            **extra,
+        }
+    )
 
 
-def test_turns_from_every_kind_of_history_item():
+def test_what_a_follow_up_leans_on_from_a_turn_or_an_answer():
     quote = "The atmospheric engine was invented by Thomas Newcomen around 1712."
-    span = [100 + quote.index("Thomas"), 100 + quote.index(" around")]
-    d = _answer_dict("Who invented the atmospheric engine?", quote, span)
-    t = as_turn(d)
+    span = (100 + quote.index("Thomas"), 100 + quote.index(" around"))
+    t = earlier(_turn("Who invented the atmospheric engine?", quote, list(span)))
     assert t.question == "Who invented the atmospheric engine?"
     assert t.answer == "Thomas Newcomen" and t.quotes == (quote,)
     assert t.doc_ids == ("d",) and t.chunk_ids == ("d#3",)
-    chat = {"q": d["question"], "answer": quote, "citations": d["citations"]}
-    assert as_turn(chat) == t
-    assert as_turn("  Who invented it?  ").question == "Who invented it?"
-    declined = as_turn(_answer_dict("Who?", quote, span, abstained=True))
+    cite = Citation(1, "d", "T", "S", None, quote, 100, 100 + len(quote), 1.0, "d#3", span)
+    answer = Answer("Who invented the atmospheric engine?", quote, False, citations=[cite])
+    assert earlier(answer) == t
+    saved = {"q": t.question, "answer": quote, "citations": [cite.to_dict()]}  # an older tab's
+    assert earlier(Turn.model_validate(saved)) == t
+    assert earlier(Turn(question="  Who invented it?  ")).question == "Who invented it?"
+    declined = earlier(_turn("Who?", quote, list(span), abstained=True))
     assert declined.answer == "" and declined.quotes == () and declined.doc_ids == ()
-    assert as_turn(None) is None and as_turn("") is None and as_turn(42) is None
+    assert earlier(Turn(question=" ")) is None and earlier(Turn.failed("Who?", "x")) is None
 
 
 def test_context_is_what_the_previous_turn_was_about():
     quote = "The atmospheric engine was invented by Thomas Newcomen around 1712."
     span = [100 + quote.index("Thomas"), 100 + quote.index(" around")]
     history = [
-        "Who is the PCC?",
-        _answer_dict("Who invented the atmospheric engine?", quote, span),
+        Turn(question="Who is the PCC?"),
+        _turn("Who invented the atmospheric engine?", quote, span),
     ]
     ctx = context_for("When did he invent it?", history)
     assert ctx.questions == ("Who invented the atmospheric engine?",)  # the newest turn only
@@ -120,15 +125,15 @@ def test_words_that_only_ask_are_not_the_subject():
     cited sentence says "began", so "begin" is not taken as the subject."""
     ctx = context_for(
         "How many reports has it published?",
-        [_answer_dict("When did HMICFRS begin its child protection inspections?", BEGAN)],
+        [_turn("When did HMICFRS begin its child protection inspections?", BEGAN)],
     )
     assert {"hmicfrs", "child", "protection", "inspections"} <= set(ctx.subject_words)
     assert "begin" not in ctx.subject_words
 
 
 def test_a_chain_of_follow_ups_keeps_the_first_subject():
-    first = _answer_dict(JTAI, "They launched the joint targeted area inspections (JTAI).")
-    second = _answer_dict(
+    first = _turn(JTAI, "They launched the joint targeted area inspections (JTAI).")
+    second = _turn(
         "When did they start?",
         "Since 2016, they published 26 reports.",
         context={"questions": [JTAI]},
@@ -154,8 +159,8 @@ def test_follow_up_after_its_question_finds_the_passage_the_bare_one_misses(
     assert not first.abstained
     follow = qa.ask(FOLLOW, history=[first])
     assert _cites(follow, PUBLISHED), follow.text
-    assert follow.question == FOLLOW and follow.resolved_question is None
-    assert follow.context["questions"] == [JTAI]
+    assert follow.question == FOLLOW
+    assert follow.context.questions == [JTAI]
     assert follow.to_dict()["context"]["questions"] == [JTAI]
     bare = qa.ask(FOLLOW)
     assert not _cites(bare, PUBLISHED) and bare.context is None
@@ -166,7 +171,7 @@ def test_history_does_not_change_a_standalone_question(shipped_qa_quoting):
     qa = shipped_qa_quoting
     q = "When did HMICFRS begin a national programme of child protection inspections?"
     alone = qa.ask(q)
-    after = qa.ask(q, history=[qa.ask(JTAI), FOLLOW])
+    after = qa.ask(q, history=[qa.ask(JTAI), Turn(question=FOLLOW)])
     assert after.context is None
     assert after.text == alone.text and _cites(after, BEGAN)
     assert [c.to_dict() for c in after.citations] == [c.to_dict() for c in alone.citations]
@@ -179,9 +184,9 @@ def test_chat_asks_the_follow_up_with_the_earlier_turns(shipped_qa_quoting):
 
     turns, _ = ui.answer_turn(shipped_qa_quoting, JTAI, [])
     turns, turn = ui.answer_turn(shipped_qa_quoting, FOLLOW, turns)
-    assert turn["q"] == FOLLOW and turn["searched"] is None
-    assert turn["context"]["questions"] == [JTAI]
-    assert any(c["quote"] == PUBLISHED for c in turn["citations"])
+    assert turn.question == FOLLOW
+    assert turn.context.questions == [JTAI]
+    assert any(c.quote == PUBLISHED for c in turn.citations)
 
 
 @pytest.mark.slow
@@ -192,7 +197,7 @@ def test_cli_ask_after_and_session(shipped_settings, monkeypatch, capsys, tmp_pa
     store = str(shipped_settings.store_dir)
     assert cli.main(["ask", "--store", store, "--after", JTAI, FOLLOW, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["question"] == FOLLOW and out["resolved_question"] is None
+    assert out["question"] == FOLLOW and "resolved_question" not in out
     assert out["context"]["questions"] == [JTAI]
     assert any(c["quote"] == PUBLISHED for c in out["citations"])
 

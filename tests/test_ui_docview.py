@@ -11,9 +11,11 @@ import re
 import numpy as np
 
 from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.export import export_markdown
 from ncpi_qa.apps.chat.pdfpage import MARK_LINE, page_image
-from ncpi_qa.apps.chat.turns import export_markdown, sanitize_turns, with_pages
+from ncpi_qa.apps.chat.turns import dump_turns, restore_turns, with_pages
 from ncpi_qa.ingest.documents import load_document
+from ncpi_qa.schema import Turn
 from tests.ui_pdfs import CROSS_HEAD, CROSS_QUOTE, SECTIONS, boats, cross_pdf, outline_pdf
 
 
@@ -61,11 +63,11 @@ def test_quote_over_a_page_break_is_labelled_and_boxed_on_both_pages(tmp_path):
     assert doc.text[start:end] == CROSS_QUOTE
     cite = {"n": 1, "doc_id": doc.doc_id, "quote": CROSS_QUOTE, "start": start, "end": end,
             "page": 1, "label": "Canal lock survey · p. 1"}  # fmt: skip
-    turn = with_pages({"q": "q", "citations": [cite]}, {doc.doc_id: doc})
-    assert turn["citations"][0]["label"] == "Canal lock survey · pp. 1–2"
-    assert turn["citations"][0]["pages"] == [1, 2]
-    restored = sanitize_turns([turn], 5)[0]["citations"][0]
-    assert restored["pages"] == [1, 2] and restored["label"].endswith("pp. 1–2")
+    turn = with_pages(Turn(question="q", citations=[cite]), {doc.doc_id: doc})
+    assert turn.citations[0].label == "Canal lock survey · pp. 1–2"
+    assert turn.citations[0].pages == [1, 2]
+    restored = restore_turns(dump_turns([turn]), 5)[0].citations[0]
+    assert restored.pages == [1, 2] and restored.label.endswith("pp. 1–2")
     uri, marked = page_image(pdf, 1, CROSS_QUOTE)
     boxes = _outline_pixels(uri)
     half = boxes.shape[0] // 2  # page 1 above, page 2 below
@@ -79,9 +81,10 @@ def test_quote_over_a_page_break_is_labelled_and_boxed_on_both_pages(tmp_path):
 
 def test_export_keeps_every_line_of_a_quote_in_its_blockquote():
     quote = "First line\r\nsecond line\u2028third\n\nafter a blank line"
-    turn = {"q": "Q?", "answer": "A [1]", "citations": [{"n": 1, "doc_id": "d", "title": "T",
-            "section": "", "page": None, "quote": quote, "start": 0, "end": 5}]}  # fmt: skip
-    md = export_markdown([turn]).splitlines()
+    cite = {"n": 1, "doc_id": "d", "title": "T", "section": "", "page": None, "quote": quote,
+            "start": 0, "end": 5}  # fmt: skip
+    turn = {"question": "Q?", "answer": "A [1]", "citations": [cite]}
+    md = export_markdown([Turn.model_validate(turn)]).splitlines()
     at = next(i for i, line in enumerate(md) if line.startswith("> First line"))
     block = md[at - 1 : at + 6]
     assert block == ["> ```text", "> First line", "> second line", "> third", ">",

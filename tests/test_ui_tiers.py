@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from ncpi_qa.apps.chat import handlers as H
 from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.uploads import Holder
-from ncpi_qa.schema import ABSTAIN_PHRASE, CLOSEST_PHRASE
+from ncpi_qa.schema import ABSTAIN_PHRASE, CLOSEST_PHRASE, Turn, read_turns
 
 TEXT = (
     'Ferry report\n\nThe ferry ran 14 times on Sunday. Its captain said "Wise up or die." '
@@ -59,8 +59,12 @@ def _result(tier: str) -> dict:
             "threshold": 0.5, "relevance": 0.1, "none_threshold": 0.3}  # fmt: skip
 
 
-def _turns() -> list[dict]:
-    return [R.make_turn(f"Question {t}?", None, _result(t)) for t in ("answer", "closest", "none")]
+def _turn(question: str, tier: str) -> Turn:
+    return Turn.model_validate({**_result(tier), "question": question})
+
+
+def _turns() -> list[Turn]:
+    return [_turn(f"Question {t}?", t) for t in ("answer", "closest", "none")]
 
 
 def _holder() -> Holder:
@@ -105,20 +109,19 @@ def test_a_declined_answer_lists_its_closest_passages_under_it():
 
 def test_closest_passages_survive_later_questions_and_a_reload():
     turns = _turns()
-    turns.append(R.make_turn("Later?", None, _result("answer")))
+    turns.append(_turn("Later?", "answer"))
     saved = R.dump_turns(turns)  # what the tab keeps in localStorage
     back = R.restore_turns(json.loads(json.dumps(saved)), 20)
-    assert [t["tier"] for t in back] == ["answer", "closest", "none", "answer"]
-    assert [p["text"] for p in back[2]["passages"]] == [P1, P2]
+    assert [t.tier for t in back] == ["answer", "closest", "none", "answer"]
+    assert [p.text for p in back[2].passages] == [P1, P2]
     assert re.findall(r'data-action="(near:2:\d)"', R.render_chat(back)) == ["near:2:0", "near:2:1"]
     # an older saved turn without a tier is read as its abstention and citations say
     old = [{**t, "tier": None} for t in json.loads(saved)]
-    assert [t["tier"] for t in R.sanitize_turns(old, 20)] == ["answer", "closest", "none",
-                                                              "answer"]  # fmt: skip
+    assert [t.tier for t in read_turns(old, 20)] == ["answer", "closest", "none", "answer"]
 
 
 def test_a_closest_passage_reopens_beside_the_chat_from_the_document():
-    turns = _turns() + [R.make_turn("Later?", None, _result("answer"))]
+    turns = _turns() + [_turn("Later?", "answer")]
     panel, _, said = H.do_action(_holder(), "near:2:0", turns)
     assert said == "Closest passage 1 for answer 3 shown (not an answer)."
     assert "<h2>Closest passage 1 of 2: Ferry report · Sunday 1</h2>" in panel

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ncpi_qa.apps.advice import advice
 from ncpi_qa.apps.cli_parser import build_parser, print_json_error
@@ -19,6 +20,9 @@ from ncpi_qa.errors import (
     UnexpectedError,
     UnknownDocumentError,
 )
+
+if TYPE_CHECKING:  # the answer path's types load with the subcommands that answer
+    from ncpi_qa.schema import Answer, Turn
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +62,10 @@ def cmd_index(args) -> int:
     return 0
 
 
-def _session_turns(path: Path) -> list:
+def _session_turns(path: Path) -> list[Turn]:
     """The earlier turns in a ``--session`` file: a JSON list (or ``{"turns": [...]}``) of
-    ``ask --json`` answers, chat turns (``{"q", "answer", "citations"}``) or questions."""
+    ``ask --json`` answers or chat turns (each read as a ``Turn``), ``{"question": ...}``
+    objects or question strings (a ``Turn`` with no answer yet)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
@@ -73,20 +78,22 @@ def _session_turns(path: Path) -> list:
             f"--session {path}: expected a JSON list of earlier turns (`ask --json` answers, "
             'or {"question": "..."}, or question strings)'
         )
-    return turns
+    from ncpi_qa.schema import read_turns
+
+    items = [{"question": t} if isinstance(t, str) else t for t in turns]
+    return read_turns(items, len(items))
 
 
-def _history(qa, args) -> list:
-    """The turns this question is asked after: the session file's, then each ``--after``
-    question asked in order (so that each can lean on the ones before it)."""
-    history: list = []
+def _history(qa, args) -> list[Turn | Answer]:
+    """The turns this question is asked after: the session file's (a question without an
+    answer is asked), then each ``--after`` question asked in order (so that each can lean
+    on the ones before it)."""
+    history: list[Turn | Answer] = []
     for t in _session_turns(args.session) if args.session else []:
-        asked = isinstance(t, dict) and ("answer" in t or "citations" in t)
-        q = t if isinstance(t, str) else t.get("question") or t.get("q")
-        if asked or not isinstance(q, str) or not q.strip():
+        if t.answer or t.citations or t.error or not t.question.strip():
             history.append(t)
         else:
-            history.append(qa.ask(_check_text(q), k=args.k, history=history))
+            history.append(qa.ask(_check_text(t.question), k=args.k, history=history))
     for q in args.after or []:
         history.append(qa.ask(_check_text(q), k=args.k, history=history))
     return history
@@ -108,7 +115,7 @@ def cmd_ask(args) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     if answer.context:
-        print(answer.context["note"])
+        print(answer.context.note)
     print(answer.text)
     if answer.citations:
         print()

@@ -110,7 +110,7 @@ def _outcome(qa, answer, pair: Pair, spans, chunks_by_id) -> dict:
         "cites_support": any(citation_supports(c, spans, chunks_by_id) for c in cited),
         "best_score": None if answer.best_score is None else round(answer.best_score, 4),
         "latency_ms": answer.timings_ms.get("total"),
-        "context": answer.context,
+        "context": None if answer.context is None else answer.context.model_dump(),
     }
 
 
@@ -137,7 +137,7 @@ def evaluate_followups(qa, pairs: list[Pair], log=None) -> dict:
         }
         for way, answer in asked.items():
             row[way] = _outcome(qa, answer, pair, spans, chunks_by_id)
-        row["leaned"] = row["followup"]["context"] is not None
+        row["leaned"] = asked["followup"].context is not None
         row["same_as_full"] = asked["followup"].text == asked["full"].text
         per.append(row)
         if i % 10 == 0 or i == len(pairs):

@@ -15,20 +15,20 @@ A question that stands on its own is searched exactly as without history: ``lean
 decides from general English alone (pronouns, an opening "and"/"what about", a fragment of
 at most one content word), with no word list fitted to any document.
 
-History items may be ``Answer`` objects, ``Answer.to_dict()`` / ``ask --json`` objects, chat
-turns (``{"q", "answer", "citations"}``) or bare question strings (``ask --after``).
+History items are ``schema.Turn``s (the chat's, an ``ask --session`` file's) or ``Answer``s.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ncpi_qa import schema
 from ncpi_qa.ingest.text import STOPWORDS
 from ncpi_qa.qa.question import content_words
+from ncpi_qa.schema import Answer, Turn
 
-__all__ = ["Context", "Turn", "as_turn", "context_for", "leans_on_history"]
+__all__ = ["Context", "Earlier", "context_for", "earlier", "leans_on_history"]
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Third-person pronouns and possessives: what a question uses for something named before.
@@ -73,7 +73,7 @@ def leans_on_history(question: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Turn:
+class Earlier:
     """What a follow-up can lean on from one earlier turn."""
 
     question: str
@@ -84,47 +84,20 @@ class Turn:
     after: tuple[str, ...] = ()  # the questions this turn was itself asked after (a chain)
 
 
-def _span_text(c: Mapping) -> str:
-    span, quote, start = c.get("span"), c.get("quote") or "", c.get("start")
-    if not span or not isinstance(start, int):
-        return ""
-    try:
-        return quote[int(span[0]) - start : int(span[1]) - start].strip()
-    except (TypeError, ValueError, IndexError):
-        return ""
-
-
-def as_turn(item) -> Turn | None:
-    """A history item as a ``Turn`` (None for an empty or unreadable one)."""
-    if item is None:
+def earlier(item: Turn | Answer) -> Earlier | None:
+    """What a follow-up can lean on from an earlier ``Turn`` or ``Answer`` (None for a turn
+    that failed or asked nothing)."""
+    turn = Turn.from_answer(item) if isinstance(item, Answer) else item
+    if not turn.question.strip() or turn.error:
         return None
-    if isinstance(item, str):
-        return Turn(item.strip()) if item.strip() else None
-    if not isinstance(item, Mapping):  # an Answer (or anything shaped like one)
-        d = item.to_dict() if hasattr(item, "to_dict") else None
-        if d is None:
-            return None
-        cites = [c.to_dict() for c in getattr(item, "citations", [])]
-        return _from_dict({**d, "citations": cites})
-    return _from_dict(item)
-
-
-def _from_dict(d: Mapping) -> Turn | None:
-    question = d.get("question") if isinstance(d.get("question"), str) else d.get("q")
-    if not isinstance(question, str) or not question.strip() or d.get("error"):
-        return None
-    cites = [c for c in d.get("citations") or [] if isinstance(c, Mapping)]
-    if d.get("abstained"):
-        cites = []
-    ctx = d.get("context") if isinstance(d.get("context"), Mapping) else {}
-    after = tuple(q for q in ctx.get("questions") or [] if isinstance(q, str))
-    return Turn(
-        question=question.strip(),
-        answer=_span_text(cites[0]) if cites else "",
-        quotes=tuple(str(c.get("quote") or "") for c in cites),
-        doc_ids=tuple(dict.fromkeys(str(c["doc_id"]) for c in cites if c.get("doc_id"))),
-        chunk_ids=tuple(dict.fromkeys(str(c["chunk_id"]) for c in cites if c.get("chunk_id"))),
-        after=after,
+    cites = [] if turn.abstained else turn.citations
+    return Earlier(
+        question=turn.question.strip(),
+        answer=cites[0].span_text if cites else "",
+        quotes=tuple(c.quote for c in cites),
+        doc_ids=tuple(dict.fromkeys(c.doc_id for c in cites if c.doc_id)),
+        chunk_ids=tuple(dict.fromkeys(c.chunk_id for c in cites if c.chunk_id)),
+        after=tuple(turn.context.questions) if turn.context else (),
     )
 
 
@@ -141,27 +114,29 @@ class Context:
     chunk_ids: tuple[str, ...] = ()
     answers: tuple[str, ...] = field(default=(), repr=False)
 
-    def to_dict(self) -> dict:
-        return {
-            "questions": list(self.questions),
-            "answers": list(self.answers),
-            "doc_ids": list(self.doc_ids),
-            "chunk_ids": list(self.chunk_ids),
-        }
-
     def describe(self) -> str:
         """One sentence for people: what the follow-up was searched with."""
         quoted = " and ".join(f"“{q}”" for q in self.questions[:2])
         return f"Searched with the earlier question {quoted} as context."
 
+    def public(self) -> schema.Context:
+        """What the answer says it was searched with (``Answer.context``)."""
+        return schema.Context(
+            questions=list(self.questions),
+            answers=list(self.answers),
+            doc_ids=list(self.doc_ids),
+            chunk_ids=list(self.chunk_ids),
+            note=self.describe(),
+        )
 
-def _referent(turn: Turn, max_words: int) -> str:
+
+def _referent(turn: Earlier, max_words: int) -> str:
     """The turn's answer when it is short enough to be what a pronoun stands for (a name, a
     date, a noun phrase: "Thomas Newcomen"), else "" (a list or a description)."""
     return turn.answer if 0 < len(_words(turn.answer)) <= max_words else ""
 
 
-def _subject(turn: Turn, max_answer_words: int) -> dict[str, str]:
+def _subject(turn: Earlier, max_answer_words: int) -> dict[str, str]:
     """The stems of what ``turn`` was about: its question's content words and its answer's
     (what "he" after "Who designed it?" stands for). The words that only say what was asked
     ("begin", "called") do not appear in what it cited, so they are left out when it cited
@@ -175,14 +150,17 @@ def _subject(turn: Turn, max_answer_words: int) -> dict[str, str]:
 
 
 def context_for(
-    question: str, history, depth: int = 2, max_answer_words: int = MAX_ANSWER_WORDS
+    question: str,
+    history: list[Turn | Answer],
+    depth: int = 2,
+    max_answer_words: int = MAX_ANSWER_WORDS,
 ) -> Context | None:
     """The context a follow-up is searched with, or None when ``question`` stands on its
     own or there is nothing earlier to lean on. ``history`` is oldest first; the newest
     turn counts, and the turn before it too when the newest was itself a follow-up."""
     if not leans_on_history(question):
         return None
-    turns = [t for t in (as_turn(h) for h in history or []) if t is not None]
+    turns = [t for t in (earlier(h) for h in history or []) if t is not None]
     if not turns:
         return None
     used = [turns[-1]]
@@ -191,8 +169,8 @@ def context_for(
     newest = used[0]
     answer = _referent(newest, max_answer_words)
     text = " ".join(x for x in (newest.question, answer) if x)
-    earlier = " ".join(t.question for t in used[1:])
-    words = " ".join(x for x in (newest.question, answer, earlier) if x)
+    before = " ".join(t.question for t in used[1:])
+    words = " ".join(x for x in (newest.question, answer, before) if x)
     own = set(content_words(question))
     subject: dict[str, str] = {}
     for t in used:
@@ -200,7 +178,7 @@ def context_for(
         subject.update({s: w for s, w in found if s not in own and s not in subject})
     return Context(
         questions=tuple(t.question for t in used),
-        text=f"{text} {earlier}".strip(),
+        text=f"{text} {before}".strip(),
         words=" ".join(w for w in _words(words) if w.lower() not in STOPWORDS),
         subject=tuple(subject),
         subject_words=tuple(subject.values()),

@@ -55,7 +55,7 @@ def citation_node(c: Citation) -> TextNode:
 class NcpiRetriever(BaseRetriever):
     """Hybrid (dense + BM25) retrieval over the ncpi-qa index, as llama-index nodes.
 
-    ``history``: earlier turns (``Answer``s, ``ask --json`` dicts or questions), oldest first;
+    ``history``: earlier turns (``Answer``s or ``schema.Turn``s), oldest first;
     a query that leans on them ("When did they start?") is retrieved with the previous turn
     as context, as ``QA.ask(..., history=...)`` does."""
 
@@ -98,6 +98,6 @@ class NcpiQueryEngine(CustomQueryEngine):
                 "answerability": a.best_score,
                 "relevance": a.relevance,
                 "passages": [p.chunk_id for p in a.passages],
-                "context": a.context,
+                "context": None if a.context is None else a.context.model_dump(),
             },
         )

@@ -10,7 +10,7 @@ import numpy as np
 from ncpi_qa.errors import EmptyQuestionError, QuestionTooLongError
 from ncpi_qa.qa.followup import Context, context_for
 from ncpi_qa.qa.question import Profile, analyse
-from ncpi_qa.schema import Answer
+from ncpi_qa.schema import Answer, Turn
 from ncpi_qa.settings import Settings
 
 
@@ -90,12 +90,12 @@ class QA:
         k: int | None = None,
         mode: str = "hybrid",
         qvec: np.ndarray | None = None,
-        history=None,
+        history: list[Turn | Answer] | None = None,
     ) -> Answer:
-        """Answer ``question``; ``history``: the earlier turns, oldest first (``Answer``s,
-        their ``to_dict()``, chat turns or bare question strings). A question that leans on
-        them is searched with the previous turn as context (qa/followup.py); one that stands
-        on its own is answered exactly as without history."""
+        """Answer ``question``; ``history``: the earlier turns, oldest first (``Turn``s or
+        ``Answer``s). A question that leans on them is searched with the previous turn as
+        context (qa/followup.py); one that stands on its own is answered exactly as without
+        history."""
         q = validate_question(question, self.settings)
         t0 = time.perf_counter()
         context, profile, qvec, passages, rankings = self._retrieve(q, k, mode, qvec, history)
@@ -104,7 +104,7 @@ class QA:
         answer.rankings = rankings
         if context is not None:
             answer.question = q
-            answer.context = {**context.to_dict(), "note": context.describe()}
+            answer.context = context.public()
         t2 = time.perf_counter()
         answer.timings_ms = {
             "retrieve": round((t1 - t0) * 1000, 2),
@@ -113,7 +113,13 @@ class QA:
         }
         return answer
 
-    def search(self, question: str, k: int | None = None, mode: str = "hybrid", history=None):
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        mode: str = "hybrid",
+        history: list[Turn | Answer] | None = None,
+    ):
         """The passages ``ask`` would read (a follow-up's with its context), without reading
         them: the llama-index retriever's way in."""
         q = validate_question(question, self.settings)

@@ -3,7 +3,7 @@
 Offline: no share link, no analytics, no web fonts, no avatars, no CDN. All document text is
 escaped (``render``). The handlers (``handlers``: ``answer_turn``, ``do_action``, ...;
 ``uploads.add_document``) are plain functions over a ``Holder`` of the current ``QA`` and a
-list of turns (``turns``), so tests call them without a server. ``create_app`` lays out the
+list of ``schema.Turn``s, so tests call them without a server. ``create_app`` lays out the
 page (``_layout``) and wires each event (``_wire``) to an ``events.ChatEvents`` method that
 turns those results into Gradio updates; ``serve``/``launch`` start it (``server`` guards the
 HTTP side, ``assets`` holds the theme, CSS and page scripts, ``indexing`` an upload's

@@ -52,7 +52,7 @@ button[role="tab"].selected { color: #1d4ed8 !important; }
 #chatlog .who { display: block; font-size: 0.8rem; font-weight: 600; color: #374151; }
 #chatlog p { margin: 0.25rem 0; line-height: 1.5; }
 #chatlog .answer.error { color: #991b1b; }
-#chatlog .searched, #chatlog .context-note, #chatlog .note {
+#chatlog .context-note, #chatlog .note {
   font-size: 0.9rem; color: #374151; font-style: italic; }
 #chatlog .cite-ref { background: none; border: none; padding: 0 1px; color: #1d4ed8;
   text-decoration: underline; cursor: pointer; font: inherit; font-weight: 600; }

@@ -18,28 +18,27 @@ from ncpi_qa.apps.chat.handlers import (
     status_html,
     write_export,
 )
-from ncpi_qa.apps.chat.turns import tier_of, with_pages
+from ncpi_qa.apps.chat.turns import with_pages
 from ncpi_qa.apps.chat.uploads import removable, remove_document
+from ncpi_qa.schema import Turn
 
 
-def said(turn: dict) -> str:
+def said(turn: Turn) -> str:
     """The status line after an answer."""
-    n, tier = len(turn["citations"]), tier_of(turn)
-    if turn["error"]:
+    n, tier = len(turn.citations), turn.tier
+    if turn.error:
         text = "The question could not be answered: see the message."
     elif tier == "closest":
         text = "Not a confirmed answer: the closest passage is quoted, with its citation."
     elif tier == "none":
-        k = len(turn.get("passages") or [])
+        k = len(turn.passages)
         text = f"The documents don't answer this; {k} closest passages are listed under it."
     else:
         text = f"Answer ready with {n} citation{'s' if n != 1 else ''}."
-    if turn.get("searched"):
-        text = f"Searching for: {turn['searched']}. " + text
-    if turn.get("context_note"):
-        text = f"{turn['context_note']} " + text
-    if turn.get("indexing"):
-        text += f" {turn['indexing']} is still being indexed: this answer does not include it."
+    if turn.context and turn.context.note:
+        text = f"{turn.context.note} " + text
+    if turn.indexing:
+        text += f" {turn.indexing} is still being indexed: this answer does not include it."
     return text
 
 
@@ -76,10 +75,11 @@ class ChatEvents:
         holder = self.holder
         indexing = holder.indexing  # read before answering: the index it answers from
         ts, turn = answer_turn(holder, message, ts)
-        turn = ts[-1] = with_pages(turn, holder.qa.store.documents)
-        if indexing and not turn["error"]:
-            turn["indexing"] = indexing.get("name")
-        ok = not turn["error"]
+        turn = with_pages(turn, holder.qa.store.documents)
+        if indexing and not turn.error:
+            turn = turn.model_copy(update={"indexing": indexing.get("name")})
+        ts[-1] = turn
+        ok = not turn.error
         # the uploader's panel stays on the upload's progress while they ask
         uploading = bool(indexing) and indexing.get("session") == session(request)
         path = write_export(ts, self.export_dir)
@@ -90,7 +90,7 @@ class ChatEvents:
             gr.update(interactive=True),
             first_panel(holder, ts) if ok else gr.update(),
             gr.Tabs(selected="passage") if ok and not uploading else gr.update(),
-            status_html(said(turn), spoken=turn["answer"]),
+            status_html(said(turn), spoken=turn.answer),
             R.dump_turns(ts),
             gr.update(value=path, interactive=path is not None),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ncpi_qa.ingest.chunking import citation_label
+from ncpi_qa.schema import Turn, TurnCitation
 
 # what Markdown could read as markup in a line of prose: code, emphasis, links, raw HTML
 # and entities, a heading's closing #s, tables, strikethrough; each gets one backslash
@@ -40,20 +40,9 @@ def fenced(text, prefix: str = "") -> list[str]:
     return [f"{prefix}{fence}text", *body, f"{prefix}{fence}"]
 
 
-def tier_of(turn: dict) -> str:
-    """A turn's tier: "answer", "closest" or "none" (an older saved turn has none: it is
-    worked out from ``abstained`` and its citations)."""
-    tier = turn.get("tier")
-    if tier in ("answer", "closest", "none"):
-        return tier
-    if not turn.get("abstained"):
-        return "answer"
-    return "closest" if turn.get("citations") else "none"
-
-
-def _counts(turns: list[dict]) -> str:
-    asked = [t for t in turns if not t.get("error")]
-    by = {k: sum(tier_of(t) == k for t in asked) for k in ("answer", "closest", "none")}
+def _counts(turns: list[Turn]) -> str:
+    asked = [t for t in turns if not t.error]
+    by = {k: sum(t.tier == k for t in asked) for k in ("answer", "closest", "none")}
     parts = [f"{by['answer']} answered with quotes"]
     parts.append(f"{by['closest']} with only the closest passage (not a confirmed answer)")
     parts.append(f"{by['none']} not answered by the documents")
@@ -64,76 +53,66 @@ def _counts(turns: list[dict]) -> str:
     return f"{n} question{'s' if n != 1 else ''}: " + "; ".join(parts) + "."
 
 
-def passage_text(p: dict) -> str:
-    return str(p.get("text") or "")
-
-
-def export_markdown(turns: list[dict]) -> str:
+def export_markdown(turns: list[Turn]) -> str:
     """The whole conversation as Markdown: each answer followed by its quoted citations; a
     declined answer by the closest passages found. Answers and quotes verbatim in fenced
     blocks; the rest escaped (``md_escape``)."""
     out = ["# NCPI QA conversation", "", _counts(turns), ""]
     for t in turns:
-        out.append(f"## Q: {md_escape(t['q'])}".replace("\n", " "))
-        if t.get("searched"):
-            out.append(f"*Searching for: {md_escape(t['searched'])}*".replace("\n", " "))
-        if t.get("context_note"):
-            out.append(f"*{md_escape(t['context_note'])}*".replace("\n", " "))
-        tier = "answer" if t.get("error") else tier_of(t)
+        out.append(f"## Q: {md_escape(t.question)}".replace("\n", " "))
+        if t.context and t.context.note:
+            out.append(f"*{md_escape(t.context.note)}*".replace("\n", " "))
+        tier = "answer" if t.error else t.tier
         if tier in TIER_LABELS:
             out += ["", f"**{TIER_LABELS[tier]}**"]
-        out += ["", *fenced(t.get("answer", "")), ""]
-        labels = display_labels(t.get("citations") or [])
-        for c in t.get("citations") or []:
+        out += ["", *fenced(t.answer), ""]
+        labels = display_labels(t.citations)
+        for c in t.citations:
             out.append(
-                f"[{c['n']}] **{md_escape(labels[c['n']])}** "
-                f"({md_escape(c['doc_id'])}, characters {c['start']}–{c['end']})"
+                f"[{c.n}] **{md_escape(labels[c.n])}** "
+                f"({md_escape(c.doc_id)}, characters {c.start}–{c.end})"
             )
-            out += [*fenced(c.get("quote", ""), "> "), ""]
-        if tier == "none" and t.get("passages"):
+            out += [*fenced(c.quote, "> "), ""]
+        if tier == "none" and t.passages:
             out += ["Closest passages found (not an answer):", ""]
-            for k, p in enumerate(t["passages"], 1):
+            for k, p in enumerate(t.passages, 1):
                 out.append(
-                    f"Passage {k}: **{md_escape(p.get('label'))}** "
-                    f"({md_escape(p.get('doc_id'))}, characters {p.get('start')}–{p.get('end')})"
+                    f"Passage {k}: **{md_escape(p.label)}** "
+                    f"({md_escape(p.doc_id)}, characters {p.start}–{p.end})"
                 )
-                out += [*fenced(passage_text(p), "> "), ""]
+                out += [*fenced(p.text, "> "), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
-def answer_text(turn: dict) -> str:
+def answer_text(turn: Turn) -> str:
     """An answer as clean text for the clipboard: the answer, then each source with its
     quote; a declined answer, the closest passages found."""
-    tier = tier_of(turn)
+    tier = turn.tier
     lines = [f"({TIER_LABELS[tier]})"] if tier in TIER_LABELS else []
-    lines.append(turn.get("answer", ""))
-    labels = display_labels(turn.get("citations") or [])
-    if turn.get("citations"):
+    lines.append(turn.answer)
+    labels = display_labels(turn.citations)
+    if turn.citations:
         lines += ["", "Sources:"]
-        for c in turn["citations"]:
-            lines.append(f"[{c['n']}] {labels[c['n']]} — “{c.get('quote', '')}”")
-    elif tier == "none" and turn.get("passages"):
+        for c in turn.citations:
+            lines.append(f"[{c.n}] {labels[c.n]} — “{c.quote}”")
+    elif tier == "none" and turn.passages:
         lines += ["", "Closest passages found (not an answer):"]
-        for k, p in enumerate(turn["passages"], 1):
-            lines.append(f"{k}. {p.get('label')} — “{passage_text(p)}”")
+        for k, p in enumerate(turn.passages, 1):
+            lines.append(f"{k}. {p.label} — “{p.text}”")
     return "\n".join(lines)
 
 
-def display_labels(citations: list[dict]) -> dict[int, str]:
+def display_labels(citations: list[TurnCitation]) -> dict[int, str]:
     """The label each citation is shown with, distinct within one answer: citations that
     share a document, section and page are told apart by the start of their quote."""
-    base = {
-        c["n"]: c.get("label") or citation_label(c.get("title"), c.get("section"), c.get("page"))
-        for c in citations
-    }
     counts: dict[str, int] = {}
-    for label in base.values():
-        counts[label] = counts.get(label, 0) + 1
+    for c in citations:
+        counts[c.label] = counts.get(c.label, 0) + 1
     out = {}
     for c in citations:
-        label = base[c["n"]]
+        label = c.label
         if counts[label] > 1:
-            words = (c.get("quote") or "").split()
+            words = c.quote.split()
             label = f"{label} · “{' '.join(words[:6])}{'…' if len(words) > 6 else ''}”"
-        out[c["n"]] = label
+        out[c.n] = label
     return out
