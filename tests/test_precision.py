@@ -91,3 +91,17 @@ def test_another_precision_re_embeds_the_index(fake_index, fake_embedder):
     switched = fake_index.model_copy(update={"precision": other})
     again = build_index(switched, embedder=fake_embedder, log=lambda m: None)
     assert not again.up_to_date and again.texts_embedded > 0
+
+
+def test_threads_are_set_for_the_block_and_restored():
+    import torch
+
+    before = torch.get_num_threads()
+    with precision.threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with precision.threads(None), precision.threads(0):
+        assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), precision.threads(1):
+        raise RuntimeError("a failing forward pass still gives the threads back")
+    assert torch.get_num_threads() == before

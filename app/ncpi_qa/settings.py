@@ -82,6 +82,14 @@ class Settings(BaseSettings):
         "default) bf16 only where the hardware has it (index/precision.py). The answer figures "
         "of bf16 match fp32's within 0.01 (tools/bench/compare_eval.py precision).",
     )
+    ask_threads: int = Field(
+        default=1,
+        ge=0,
+        description="torch threads for one question's forward passes (the question's vector, "
+        "the reader): 1 (the default) is about as fast on an idle machine and never stalls "
+        "behind other work on a busy one, and lets two questions run on two cores; 0 leaves "
+        "torch's default (one per core). Indexing keeps torch's default.",
+    )
     reader_int8: bool = Field(
         default=False,
         description="Run the reader's Linear layers in dynamic int8 (torch quantisation): "

@@ -3,9 +3,16 @@ in hardware (Intel AMX tiles or AVX-512 BF16; ``torch.autocast`` then sends the 
 attention matrix products to oneDNN's bf16 kernels, accumulating in fp32, while LayerNorm,
 softmax and pooling stay fp32).
 
-Measured here (tools/bench/bench_precision.py, docs/benchmarks.md): about twice the speed of
-fp32 for the reader and the embedder, vectors within cosine 0.99996 of fp32's and the answer
-figures unchanged. Where the CPU has no bf16 unit, "auto" means fp32: emulated bf16 is slower.
+Measured here (tools/bench/bench_reader.py, compare_eval.py precision, docs/benchmarks.md):
+about twice the speed of fp32 for the reader and the embedder, vectors within cosine 0.99996
+of fp32's and the answer figures unchanged. Where the CPU has no bf16 unit, "auto" means fp32:
+emulated bf16 is slower.
+
+And how many threads one question's forward passes use (``threads``): torch's default is one
+per core, and on a busy machine (another process, a second user's question, an upload being
+indexed) its OpenMP threads wait for each other at every operation. Measured on this 2-core
+machine under load 6: one question embedded in 700 ms on 2 threads against 11 ms on 1; the
+reader's 12 candidates in 690 ms against 123 ms (bf16).
 """
 
 from __future__ import annotations
@@ -44,3 +51,22 @@ def autocast(precision: str):
     import torch
 
     return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+@contextlib.contextmanager
+def threads(n: int | None):
+    """torch's intra-op threads set to ``n`` for the block (None or 0: leave them)."""
+    if not n:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

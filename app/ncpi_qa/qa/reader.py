@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ncpi_qa.errors import AnswererWeightsError
+from ncpi_qa.index.precision import threads
 
 READER = Path(__file__).with_name("weights") / "reader.safetensors"
 MAX_TOKENS = 192  # question + heading + previous sentence + sentence; cut at the end
@@ -131,6 +132,7 @@ class Reader:
         self.cls_w, self.cls_b = weights.pop("cls.weight"), weights.pop("cls.bias")
         self.span_w, self.span_b = weights.pop("span.weight"), weights.pop("span.bias")
         self.enc.w = weights
+        self.threads = settings.ask_threads
         if settings.reader_int8 if int8 is None else int8:
             self.enc.quantize_int8()
 
@@ -145,7 +147,7 @@ class Reader:
         encs = self.tok.encode_batch([(question, t) for t, _ in texts])
         out: list[Reading | None] = [None] * len(items)
         order = sorted(range(len(items)), key=lambda i: -len(encs[i].ids))
-        with torch.inference_mode():
+        with torch.inference_mode(), threads(self.threads):
             for b in range(0, len(order), batch_size):
                 idx = order[b : b + batch_size]
                 width = max(len(encs[i].ids) for i in idx)

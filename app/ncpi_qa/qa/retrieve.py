@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ncpi_qa.index.precision import threads
 from ncpi_qa.schema import Passage
 
 
@@ -44,8 +45,15 @@ class Retriever:
     """Dense and BM25 candidates, fused; the question is embedded once by the caller."""
 
     def __init__(
-        self, store, embedder, candidate_k: int = 30, rrf_k: int = 60, dense_weight: float = 0.5
+        self,
+        store,
+        embedder,
+        candidate_k: int = 30,
+        rrf_k: int = 60,
+        dense_weight: float = 0.5,
+        threads: int | None = 1,
     ) -> None:
+        self.threads = threads  # one short sequence: 1 thread (index/precision.py, measured)
         self.store = store
         self.embedder = embedder
         self.candidate_k = candidate_k
@@ -53,7 +61,8 @@ class Retriever:
         self.dense_weight = dense_weight
 
     def embed_query(self, question: str) -> np.ndarray:
-        return self.embedder.encode([question])[0]
+        with threads(self.threads):
+            return self.embedder.encode([question])[0]
 
     def dense(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
         return _ordered(self.store.dense_search(qvec, min(n, len(self.store.chunks))))
