@@ -50,7 +50,7 @@ def test_cli_index_ask_doc_roundtrip(tmp_path):
     env = {"NCPI_QA_CORPUS_DIR": str(SHIPPED_CORPUS), "NCPI_QA_STORE_DIR": str(tmp_path / "s")}
     first = run_cli("index", env=env, text=True)
     assert first.returncode == 0, first.stderr
-    assert "Indexed 1 documents" in first.stdout
+    assert "Indexed 1 document," in first.stdout
     second = run_cli("index", env=env, text=True)
     assert second.returncode == 0 and "nothing to embed" in second.stdout
     assert "Embedding" not in second.stderr

@@ -150,3 +150,12 @@ def test_documents_jsonl_holds_the_cited_text(settings, fake_embedder):
 
 
 # --- one writer at a time -------------------------------------------------------------------
+
+
+def test_the_build_summary_counts_in_words():
+    """"1 document", not "1 documents" (the CLI prints this line after every build)."""
+    from ncpi_qa.index.generations import BuildReport
+
+    one = BuildReport(indexed=["a"], embedded=["a"], n_chunks=1, n_sentences=1, texts_embedded=2)
+    assert one.summary().startswith("Indexed 1 document, 1 chunk, 1 sentence in ")
+    assert "embedded 1 document (2 texts)" in one.summary()

@@ -120,22 +120,27 @@ class BuildReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        lines = []
+        lines, docs = [], _count(len(self.indexed), "document")
         if self.up_to_date:
             lines.append(
-                f"Index is up to date ({len(self.indexed)} documents, {self.n_chunks} "
-                "chunks): nothing to embed."
+                f"Index is up to date ({docs}, {_count(self.n_chunks, 'chunk')}): nothing to embed."
             )
         else:
             lines.append(
-                f"Indexed {len(self.indexed)} documents, {self.n_chunks} chunks, "
-                f"{self.n_sentences} sentences in {self.seconds:.1f}s: embedded "
-                f"{len(self.embedded)} document(s) ({self.texts_embedded} texts), reused "
-                f"{len(self.reused)}, removed {len(self.removed)}."
+                f"Indexed {docs}, {_count(self.n_chunks, 'chunk')}, "
+                f"{_count(self.n_sentences, 'sentence')} in {self.seconds:.1f}s: embedded "
+                f"{_count(len(self.embedded), 'document')} "
+                f"({_count(self.texts_embedded, 'text')}), reused {len(self.reused)}, removed "
+                f"{len(self.removed)}."
             )
         for name, why in self.skipped:
             lines.append(f"Skipped {name}: {why}")
         return "\n".join(lines)
+
+
+def _count(n: int, word: str) -> str:
+    """ "1 document", "2 documents"."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def encode_with_eta(embedder, texts: list[str], progress, log) -> np.ndarray:
