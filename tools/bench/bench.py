@@ -268,6 +268,10 @@ def run(quick: bool) -> dict:
             if kind(n) != "hash" and n in SERVE_FP32_AT:  # the reader and query encoder in fp32
                 size["serve_fp32"] = run_child("serve", {**p, "label": f"{n}-fp32", "env": fp32},
                                                work)  # fmt: skip
+                every_core = {"NCPI_QA_ASK_THREADS": "0"}  # torch's default threads per ask
+                size["serve_threads_default"] = run_child(
+                    "serve", {**p, "label": f"{n}-threads", "env": every_core}, work
+                )
             if milvus_ok:  # the Milvus backend on the same corpus and questions
                 size["milvus"] = run_child("milvus", p, work)
             size["peak_rss_mb"] = max(size["peak_rss_index_mb"], size["peak_rss_serve_mb"])

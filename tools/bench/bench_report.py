@@ -221,6 +221,8 @@ PRECISION_ASK_TABLE = [
     "answer p50 / p95, fp32=serve_fp32.answer_ms.p50/serve_fp32.answer_ms.p95",
     "answer p50 / p95, default=answer_ms.p50/answer_ms.p95",
     "CPU pressure fp32 / default=serve_fp32.ask_cpu_pressure/ask_cpu_pressure",
+    "ask p50 / p95 ms, default with torch's threads=serve_threads_default.ask_ms.p50/"
+    "serve_threads_default.ask_ms.p95",
 ]  # fmt: skip
 UPLOAD_TABLE = [
     "arithmetic=arm", "chunks=chunks", "texts embedded=texts_embedded", "index s=index_s",
@@ -258,6 +260,10 @@ def _precision_sections(r: dict) -> list[str]:
     with_serve = [row for row in r["sizes"] if row.get("serve_fp32")]
     if with_serve:
         L += _table(with_serve, PRECISION_ASK_TABLE) + [""]
+        L += ["Default: `precision: auto` (bf16 where the CPU has it) and `ask_threads: 1`; fp32: "
+              "`NCPI_QA_PRECISION=fp32`, one thread; torch's threads: `NCPI_QA_ASK_THREADS=0` "
+              "(one per core), bf16. Each arm asks the same 200 questions in its own process, "
+              "one after the other.", ""]  # fmt: skip
     up = r.get("upload")
     if up:
         rows = [{"arm": k, **v} for k, v in up.items() if isinstance(v, dict)]
