@@ -9,6 +9,7 @@ from ncpi_qa.errors import ModelNotAvailableError
 from ncpi_qa.index.embedding import (
     BUNDLED,
     LeanMiniLMEmbedder,
+    SentenceTransformerEmbedder,
     _is_bert_folder,
     get_query_embedder,
     model_path,
@@ -24,8 +25,10 @@ TEXTS = [
 
 
 @pytest.mark.slow
-def test_lean_encoder_matches_sentence_transformers(embedder):
-    lean = LeanMiniLMEmbedder(BUNDLED)
+def test_lean_encoder_matches_sentence_transformers():
+    """The same forward pass, both in fp32 (bf16 against fp32: tests/test_precision.py)."""
+    lean = LeanMiniLMEmbedder(BUNDLED, precision="fp32")
+    embedder = SentenceTransformerEmbedder(BUNDLED, precision="fp32")
     assert lean.name == embedder.name and lean.dim == embedder.dim == 384
     a, b = lean.encode(TEXTS), embedder.encode(TEXTS)
     assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32
