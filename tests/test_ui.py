@@ -18,6 +18,7 @@ import pytest
 
 from ncpi_qa.apps.chat import app as ui
 from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.actions import parse_action
 from ncpi_qa.apps.chat.uploads import Holder, add_document, safe_name
 from ncpi_qa.schema import MAX_ITEMS, MAX_TEXT, Turn, TurnCitation, read_turns
 
@@ -123,7 +124,8 @@ def test_too_long_question_is_an_error_turn(shipped_qa_quoting):
 def test_open_document_at_the_quote_and_sources_list(shipped_qa_quoting):
     turns, turn = ui.answer_turn(shipped_qa_quoting, Q64, [])
     c = turn.citations[0]
-    panel, _, said = ui.do_action(shipped_qa_quoting, f"doc:{c.doc_id}:0:{c.n}", turns)
+    act = parse_action(f"doc:{c.doc_id}:0:{c.n}")
+    panel, _, said = ui.do_action(shipped_qa_quoting, act, turns)
     doc = shipped_qa_quoting.store.documents[c.doc_id]
     assert f'<mark id="quote-mark">{html.escape(c.quote)}</mark>' in panel
     assert _plain(panel).endswith(doc.text) or doc.text in _plain(panel)
@@ -148,7 +150,7 @@ def test_feedback_is_appended_as_jsonl(shipped_qa_quoting, tmp_path):
         settings=settings, store=shipped_qa_quoting.store, ask=shipped_qa_quoting.ask
     )
     turns, _ = ui.answer_turn(qa, Q64, [])
-    panel, turns, said = ui.do_action(qa, "fb:0:down", turns)
+    panel, turns, said = ui.do_action(qa, parse_action("fb:0:down"), turns)
     assert panel is None and turns[0].feedback == "down" and "saved" in said
     rows = [json.loads(x) for x in (tmp_path / "fb.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and rows[0]["rating"] == "down" and rows[0]["question"] == Q64
@@ -379,7 +381,7 @@ def test_unexpected_failure_is_an_error_turn():
 def test_bad_actions_change_nothing():
     qa = SimpleNamespace(store=SimpleNamespace(documents={}, is_stale=lambda: False), settings=None)
     for action in ["", "cite:x:1", "cite:9:1", "fb:0:sideways", "doc", "zzz:1"]:
-        panel, turns, _ = ui.do_action(qa, action, [])
+        panel, turns, _ = ui.do_action(qa, parse_action(action), [])
         assert turns == []
         assert panel is None or "no longer" in panel or "not in the index" in panel
 

@@ -166,8 +166,10 @@ def test_a_stale_remove_says_what_happened(fake_index, fake_embedder, tmp_path):
     other_tab = events.sources_key()  # what the other tab's Sources shows: with the file
     assert remove_document(holder, "ferry-notes").startswith("Removed Ferry notes")
     assert events.sources_key() != other_tab  # its next tick redraws Sources
-    out = events.action("rm:ferry-notes", [])
-    status, sources = out[5], out[7]
+    import gradio as gr
+
+    out = events.action([], gr.EventData(None, {"action": "rm:ferry-notes"}))
+    status, sources = out[5], out[6]
     said = "That document is no longer in the index (it was removed, perhaps in another tab"
     assert said in status and said in sources
     assert "ferry-notes.txt" not in sources and 'data-action="rm:' not in sources

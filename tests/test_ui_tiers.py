@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 from ncpi_qa.apps.chat import handlers as H
 from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.actions import parse_action
 from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.schema import ABSTAIN_PHRASE, CLOSEST_PHRASE, Turn, read_turns
 
@@ -122,7 +123,7 @@ def test_closest_passages_survive_later_questions_and_a_reload():
 
 def test_a_closest_passage_reopens_beside_the_chat_from_the_document():
     turns = _turns() + [_turn("Later?", "answer")]
-    panel, _, said = H.do_action(_holder(), "near:2:0", turns)
+    panel, _, said = H.do_action(_holder(), parse_action("near:2:0"), turns)
     assert said == "Closest passage 1 for answer 3 shown (not an answer)."
     assert "<h2>Closest passage 1 of 2: Ferry report · Sunday 1</h2>" in panel
     assert f'<div class="passage" {R.SCROLLS}>{html.escape(P1)}</div>' in panel
@@ -130,7 +131,7 @@ def test_a_closest_passage_reopens_beside_the_chat_from_the_document():
     assert "?”." not in html.unescape(panel)  # issue 26: the stray punctuation
     assert 'href="#turn-2">Back to answer 3</a>' in panel
     # the whole document opens with the passage marked, a link back to the answer
-    view, _, _ = H.do_action(_holder(), "doc:ferry:2:p1", turns)
+    view, _, _ = H.do_action(_holder(), parse_action("doc:ferry:2:p1"), turns)
     assert f'<mark id="quote-mark">{html.escape(P2)}</mark>' in view
     assert 'href="#turn-2">Back to answer 3</a>' in view
     # after a none answer the panel opens on its first closest passage

@@ -49,6 +49,19 @@ NOTICE_EVERY_S = 2.0  # how often each page asks whether a file is being indexed
 FOCUS_JS = "() => { window.ncpiFocusBox && window.ncpiFocusBox(); }"
 LOAD_JS = "(v) => [window.ncpiLoadConv ? window.ncpiLoadConv() : '']"
 SAVE_JS = "(v) => { window.ncpiSaveConv && window.ncpiSaveConv(v); }"
+# The conversation's, the side panel's and Sources' js_on_load (Gradio 6's HTML component):
+# a click on an element with data-action (but "copy", which the page script does) is this
+# component's click event, the action its data (read by actions.parse_action). Once per
+# element: the listener stays on it when its HTML is drawn again.
+ACTION_JS = """
+if (element.dataset.ncpiClicks) { return; }
+element.dataset.ncpiClicks = '1';
+element.addEventListener('click', function (e) {
+  var el = e.target.closest && e.target.closest('[data-action]');
+  var action = el && element.contains(el) && el.getAttribute('data-action');
+  if (action && action !== 'copy') { trigger('click', { action: action }); }
+});
+"""
 INTRO = (
     "<header><h1>NCPI QA: cited answers from the documents</h1>"
     "<p>Answers quote the indexed documents word for word and cite each quote; when the "
@@ -110,15 +123,13 @@ class Widgets:
     sources: object
     upload: object
     upload_status: object
-    action: object
-    action_btn: object
     timer: object
     sources_key: object
 
 
 def _layout(gr, holder, events) -> Widgets:
     """The page: the conversation and the question box on the left, the passage, Sources and
-    Add documents tabs on the right, and the hidden plumbing for clicks inside the HTML."""
+    Add documents tabs on the right."""
     settings = holder.qa.settings
     gr.HTML(INTRO, elem_id="intro")
     turns = gr.State([])
@@ -127,7 +138,7 @@ def _layout(gr, holder, events) -> Widgets:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
             notice = gr.HTML(IX.notice_html(holder, None), elem_id="notice")
-            chat = gr.HTML(R.render_chat([]), elem_id="chat")
+            chat = gr.HTML(R.render_chat([]), elem_id="chat", js_on_load=ACTION_JS)
             status = gr.HTML(status_html(""), elem_id="status")
             with gr.Row(elem_id="ask-row"):
                 box = gr.Textbox(
@@ -152,9 +163,9 @@ def _layout(gr, holder, events) -> Widgets:
         with gr.Column(scale=2, min_width=320, elem_id="side-column"):
             with gr.Tabs(selected="passage", elem_id="side") as tabs:
                 with gr.Tab("Passage", id="passage"):
-                    panel = gr.HTML(R.render_panel_empty(), elem_id="panel")
+                    panel = gr.HTML(R.render_panel_empty(), elem_id="panel", js_on_load=ACTION_JS)
                 with gr.Tab("Sources", id="sources"):
-                    sources = gr.HTML(events.sources_now(), elem_id="sources")
+                    sources = gr.HTML(events.sources_now(), elem_id="sources", js_on_load=ACTION_JS)
                 with gr.Tab("Add documents", id="add"):
                     upload = gr.File(
                         label=IX.upload_label(settings), file_types=sorted(ALLOWED),
@@ -162,10 +173,8 @@ def _layout(gr, holder, events) -> Widgets:
                     )  # fmt: skip
                     gr.HTML(IX.upload_limit(settings))
                     upload_status = gr.HTML(status_html(""), elem_id="upload-status")
-    action = gr.Textbox(visible="hidden", elem_id="ncpi-action", label="action")
-    action_btn = gr.Button("run action", visible="hidden", elem_id="ncpi-action-btn")
     return Widgets(turns, saved, notice, chat, status, box, ask, clear, export, examples, tabs,
-                   panel, sources, upload, upload_status, action, action_btn,
+                   panel, sources, upload, upload_status,
                    gr.Timer(NOTICE_EVERY_S), gr.State(events.sources_key()))  # fmt: skip
 
 
@@ -183,15 +192,18 @@ def _wire(gr, demo, w: Widgets, ev) -> None:
             ev.start, *asking, queue=False, **quiet
         ).then(ev.finish, [w.box, w.turns], answered, **private).then(None, js=FOCUS_JS)
     w.saved.change(None, [w.saved], None, js=SAVE_JS, queue=False, **quiet)
-    w.action_btn.click(
+    # a click on a [data-action] inside the conversation, the side panel or Sources: the HTML
+    # component's own click event, its data the action (ACTION_JS, actions.parse_action);
+    # always_last: a click while the last one runs is run after it, never dropped
+    gr.on(
+        [w.chat.click, w.panel.click, w.sources.click],
         ev.action,
-        [w.action, w.turns],
-        [w.panel, w.tabs, w.turns, w.chat, w.saved, w.status, w.action, w.sources, w.sources_key],
-        js="(a, t) => [window.__ncpiAction || a, t]",
+        [w.turns],
+        [w.panel, w.tabs, w.turns, w.chat, w.saved, w.status, w.sources, w.sources_key],
         queue=False,
         trigger_mode="always_last",
         **private,
-    )  # always_last: a click while the last one runs is run after it, never dropped
+    )
     w.clear.click(
         ev.clear, None, [w.turns, w.chat, w.panel, w.saved, w.status, w.box, w.export],
         queue=False, **private,

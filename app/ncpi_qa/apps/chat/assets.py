@@ -1,13 +1,13 @@
 """The chat page's theme, CSS and the small script that makes rendered HTML clickable.
 
 Colours are chosen for WCAG AA contrast (4.5:1 for text) on the light theme. The script
-has no dependencies and fetches nothing: it forwards clicks on ``[data-action]`` elements to
-a hidden Gradio textbox + button, copies answers to the clipboard, and scrolls a newly
-shown quote into view. ``PAGE_JS`` (also in the head) keeps each tab's conversation in
-localStorage under that tab's own key, jumps within a document (outline, page number),
-takes a keyboard user to the newest answer's sources, puts focus back in the question box
-after an answer, and refuses a file over the size limit in the upload panel before it is
-sent.
+has no dependencies and fetches nothing: it copies answers to the clipboard and scrolls the
+quote a click on a ``[data-action]`` element brings up into view (the click itself reaches
+the server as its HTML component's click event: ``app.ACTION_JS``). ``PAGE_JS`` (also in
+the head) keeps each tab's conversation in localStorage under that tab's own key, jumps
+within a document (outline, page number), takes a keyboard user to the newest answer's
+sources, puts focus back in the question box after an answer, and refuses a file over the
+size limit in the upload panel before it is sent.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ footer { display: none !important; }
 button[role="tab"].selected { color: #1d4ed8 !important; }
 #intro h1 { font-size: 1.5rem; margin: 0.2em 0; }
 #intro p { margin: 0; color: #374151; }
-.ncpi-hidden, #ncpi-action, #ncpi-action-btn { display: none !important; }
+.ncpi-hidden { display: none !important; }
 #chatlog { max-height: 60vh; overflow-y: auto; padding: 0.25rem; }
 #chatlog .empty { color: #4b5563; font-style: italic; }
 #chatlog .turn { margin: 0 0 1rem; }
@@ -201,10 +201,8 @@ HEAD = r"""
       el.scrollIntoView({ block: 'center', behavior: 'auto' });
     }
   };
-  function send(action) {
-    var box = document.querySelector('#ncpi-action textarea, #ncpi-action input');
-    var btn = document.querySelector('#ncpi-action-btn');
-    if (!box || !btn) { return; }
+  // a click that opens a quote: the quote it brings up is scrolled to once it is drawn
+  function expect(action) {
     if (/^(cite|doc|near):/.test(action)) {
       // only the quote this click brings up is scrolled to, not the one shown now
       document.querySelectorAll('#panel mark, #panel .closest-view').forEach(function (old) {
@@ -219,12 +217,6 @@ HEAD = r"""
         window.ncpiReveal(shown);
       }
     }
-    // The click handler reads the action from here (its js= preprocessor), so a busy page
-    // cannot send the hidden box's previous value before the new one has reached Gradio.
-    window.__ncpiAction = action;
-    box.value = action;
-    box.dispatchEvent(new Event('input', { bubbles: true }));
-    setTimeout(function () { btn.click(); }, 30);
   }
   function copyText(text, el) {
     function done() {
@@ -267,7 +259,7 @@ HEAD = r"""
     e.preventDefault();
     var action = el.getAttribute('data-action');
     if (action === 'copy') { copyText(el.getAttribute('data-copy') || '', el); return; }
-    send(action);
+    expect(action);
   });
   // a newly shown quote (citation or document) is scrolled into view once
   var observer = new MutationObserver(function () {

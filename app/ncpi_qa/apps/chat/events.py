@@ -10,6 +10,7 @@ import gradio as gr
 
 from ncpi_qa.apps.chat import indexing as IX
 from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.actions import REMOVAL, Action, parse_action
 from ncpi_qa.apps.chat.handlers import (
     answer_turn,
     do_action,
@@ -95,25 +96,12 @@ class ChatEvents:
             gr.update(value=path, interactive=path is not None),
         )
 
-    # -- clicks inside the rendered HTML (citations, documents, feedback, removal)
-    def action(self, act, ts):
-        kind, _, doc_id = (act or "").partition(":")
-        if kind in ("rm", "rmyes", "rmno"):
-            refresh(self.holder)
-            doc = self.holder.qa.store.documents.get(doc_id)
-            said = ""
-            if kind != "rmno" and doc is None:  # a stale row: gone since this list was drawn
-                text = said = (
-                    "That document is no longer in the index (it was removed, perhaps in "
-                    "another tab or by another user). Sources is up to date now."
-                )
-            elif kind == "rmyes":
-                text = remove_document(self.holder, doc_id)
-            else:
-                text = f"Remove {doc.source}? Confirm in Sources." if doc else ""
-            confirm = doc_id if kind == "rm" and doc is not None else None
-            return (gr.update(), gr.update(), ts, gr.update(), gr.update(), status_html(text),
-                    "", self.sources_now(confirm, said), self.sources_key())  # fmt: skip
+    # -- clicks inside the rendered HTML (citations, documents, feedback, removal): each
+    # HTML component's click event carries its ``data-action`` (app.ACTION_JS)
+    def action(self, ts, evt: gr.EventData):
+        act = parse_action(getattr(evt, "_data", None))
+        if act is not None and act.kind in REMOVAL:
+            return self.removal(act, ts)
         html_panel, ts, text = do_action(self.holder, act, ts)
         changed = html_panel is not None
         return (
@@ -123,10 +111,28 @@ class ChatEvents:
             R.render_chat(ts),
             R.dump_turns(ts),
             status_html(text),
-            "",
             gr.update(),
             gr.update(),
         )
+
+    def removal(self, act: Action, ts):
+        """Remove a document added through the chat: asked (rm), confirmed (rmyes) or kept
+        (rmno); a stale row (gone since this list was drawn) says so."""
+        refresh(self.holder)
+        doc = self.holder.qa.store.documents.get(act.doc_id)
+        said = ""
+        if act.kind != "rmno" and doc is None:
+            text = said = (
+                "That document is no longer in the index (it was removed, perhaps in "
+                "another tab or by another user). Sources is up to date now."
+            )
+        elif act.kind == "rmyes":
+            text = remove_document(self.holder, act.doc_id)
+        else:
+            text = f"Remove {doc.source}? Confirm in Sources." if doc else ""
+        confirm = act.doc_id if act.kind == "rm" and doc is not None else None
+        return (gr.update(), gr.update(), ts, gr.update(), gr.update(), status_html(text),
+                self.sources_now(confirm, said), self.sources_key())  # fmt: skip
 
     def clear(self):
         return (

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.actions import Action
 from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.errors import NcpiError
 from ncpi_qa.schema import Turn
@@ -103,22 +104,19 @@ def open_closest(holder: Holder, turns: list[Turn], i: int, k: int) -> str:
     return R.render_closest(turns, i, k, docs, png)
 
 
-def open_document(holder: Holder, turns: list[Turn], rest: str) -> tuple[str, str]:
-    """``doc:ID:T:N`` opens the document at turn T's citation N, ``doc:ID:T:pK`` at turn T's
-    closest passage K, ``doc:ID`` (from Sources) at the latest citation of this document in
-    the conversation, if there is one. Returns (panel HTML, status message)."""
+def open_document(holder: Holder, turns: list[Turn], act: Action) -> tuple[str, str]:
+    """The whole document, marked at turn ``act.turn``'s citation (or closest passage)
+    ``act.item``, or (from Sources) at the latest citation of this document in the
+    conversation, if there is one. Returns (panel HTML, status message)."""
     docs = holder.qa.store.documents
-    parts = rest.split(":")
-    doc_id, back = parts[0], None
+    doc_id, back = act.doc_id, act.turn
     text = R._doc_text(docs, doc_id) or ""
-    if len(parts) == 3 and parts[2].startswith("p"):  # a closest passage, marked
-        back, k = int(parts[1]), int(parts[2][1:])
-        p = turns[back].passages[k]
+    if back is not None and act.passage:  # a closest passage, marked
+        p = turns[back].passages[act.item]
         spans = [(p.doc_id, p.start, p.end, (R._doc_text(docs, p.doc_id) or "")[p.start : p.end])]
     else:
-        if len(parts) == 3:
-            back, n = int(parts[1]), int(parts[2])
-            cites = [c for c in turns[back].citations if c.n == n]
+        if back is not None:
+            cites = [c for c in turns[back].citations if c.n == act.item]
         else:
             cites = [c for t in reversed(turns) for c in t.citations]
         spans = [(c.doc_id, c.start, c.end, c.quote) for c in cites]
@@ -153,36 +151,34 @@ def record_feedback(settings, turn: Turn, rating: str) -> Path:
     return path
 
 
-def do_action(holder, action: str, turns: list[Turn]) -> tuple[str | None, list[Turn], str]:
-    """A click in the page: ``cite:T:N``, ``near:T:K``, ``doc:ID[:T:N|:T:pK]``, ``fb:T:up|down``.
-
-    Returns (side panel HTML or None for unchanged, turns, status message)."""
+def do_action(holder, act: Action | None, turns: list[Turn]) -> tuple[str | None, list[Turn], str]:
+    """A click in the page (``actions.parse_action``): open a citation, a closest passage
+    or a document, or record feedback. Returns (side panel HTML or None for unchanged,
+    turns, status message); an action that does not fit the conversation changes nothing."""
     holder = _holder(holder)
     refresh(holder)
     turns = list(turns or [])
-    kind, _, rest = (action or "").partition(":")
+    i = act.turn if act is not None else None
     try:
-        if kind == "cite":
-            i, n = (int(x) for x in rest.split(":"))
+        if act is None:
+            pass
+        elif act.kind == "cite":
             if not (0 <= i < len(turns)):
-                return R.render_citation(turns, i, n, holder.qa.store.documents), turns, ""
-            said = f"Citation {n} of answer {i + 1} shown."
-            return open_citation(holder, turns, i, n), turns, said
-        if kind == "near":
-            i, k = (int(x) for x in rest.split(":"))
-            said = f"Closest passage {k + 1} for answer {i + 1} shown (not an answer)."
-            return open_closest(holder, turns, i, k), turns, said
-        if kind == "doc":
-            panel, said = open_document(holder, turns, rest)
+                docs = holder.qa.store.documents
+                return R.render_citation(turns, i, act.item, docs), turns, ""
+            said = f"Citation {act.item} of answer {i + 1} shown."
+            return open_citation(holder, turns, i, act.item), turns, said
+        elif act.kind == "near":
+            said = f"Closest passage {act.item + 1} for answer {i + 1} shown (not an answer)."
+            return open_closest(holder, turns, i, act.item), turns, said
+        elif act.kind == "doc":
+            panel, said = open_document(holder, turns, act)
             return panel, turns, said
-        if kind == "fb":
-            i_s, rating = rest.split(":")
-            i = int(i_s)
-            if rating in ("up", "down") and 0 <= i < len(turns) and not turns[i].error:
-                turns[i] = turns[i].model_copy(update={"feedback": rating})
-                record_feedback(holder.qa.settings, turns[i], rating)
-                return None, turns, "Thanks: your feedback was saved on this machine."
-    except (ValueError, IndexError, KeyError, TypeError):
+        elif act.kind == "fb" and 0 <= i < len(turns) and not turns[i].error:
+            turns[i] = turns[i].model_copy(update={"feedback": act.rating})
+            record_feedback(holder.qa.settings, turns[i], act.rating)
+            return None, turns, "Thanks: your feedback was saved on this machine."
+    except IndexError:  # a turn, citation or passage this conversation no longer has
         pass
     return None, turns, ""
 

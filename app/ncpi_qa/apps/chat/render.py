@@ -4,9 +4,10 @@ Pure functions over typed turns (``schema.Turn``; no Gradio), so tests call them
 Every piece of document text, question and title goes through ``html.escape`` before it
 reaches the page.
 
-Clickable things carry ``data-action``: ``cite:T:N`` opens turn T's citation N, ``near:T:K``
-turn T's closest passage K (a declined answer's), ``doc:ID`` opens a whole document,
-``fb:T:up|down`` records feedback, ``copy`` copies ``data-copy``.
+Clickable things carry ``data-action`` (read by ``actions.parse_action``): ``cite:T:N``
+opens turn T's citation N, ``near:T:K`` turn T's closest passage K (a declined answer's),
+``doc:ID`` opens a whole document, ``fb:T:up|down`` records feedback, ``copy`` copies
+``data-copy``.
 """
 
 from __future__ import annotations
