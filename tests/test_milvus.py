@@ -326,7 +326,7 @@ def test_an_upload_through_one_replica_is_answered_by_another(tmp_path, embedder
     q = "How long did the alpha review take?"
     _, ta = ui.answer_turn(a, q, [])
     _, tb = ui.answer_turn(b, q, [])
-    assert "6 weeks" in ta["answer"] and ta["answer"] == tb["answer"]
+    assert "6 weeks" in ta.answer and ta.answer == tb.answer
     upload = tmp_path / "omega.txt"
     upload.write_text("Omega review\n\nThe omega review of custody took 14 weeks.\n")
     message = add_document(a, str(upload), "omega.txt")
@@ -334,7 +334,7 @@ def test_an_upload_through_one_replica_is_answered_by_another(tmp_path, embedder
     old = b.qa
     _, tb = ui.answer_turn(b, "How long did the omega review of custody take?", [])
     assert b.qa is not old and set(b.qa.store.documents) == {"alpha", "omega"}
-    assert not tb["abstained"] and "14 weeks" in tb["answer"]
+    assert not tb.abstained and "14 weeks" in tb.answer
 
 
 def _wait_http(url: str, proc, timeout: float = 240) -> None:

@@ -38,10 +38,20 @@ def reference_span_means(embedder, text: str, spans) -> np.ndarray:
     return np.array(out)
 
 
+@pytest.fixture(scope="module")
+def embedder32():
+    """sentence-transformers in fp32: the hand-computed references below are fp32 (bf16
+    against fp32 is tests/test_precision.py's)."""
+    from ncpi_qa.index.embedding import get_embedder
+
+    return get_embedder(BUNDLED, precision="fp32")
+
+
 @pytest.mark.slow
-def test_pooled_vectors_match_a_hand_computed_reference(embedder):
+def test_pooled_vectors_match_a_hand_computed_reference(embedder32):
+    embedder = embedder32
     want = reference_span_means(embedder, TEXT, SPANS)
-    for emb in (LeanMiniLMEmbedder(BUNDLED), embedder):
+    for emb in (LeanMiniLMEmbedder(BUNDLED, precision="fp32"), embedder):
         text_vecs, span_vecs = emb.encode_pooled([TEXT, "kids"], [SPANS, []])
         assert span_vecs.shape == (3, 384) and span_vecs.dtype == np.float32
         assert np.abs(span_vecs - want).max() < 1e-5
@@ -50,12 +60,12 @@ def test_pooled_vectors_match_a_hand_computed_reference(embedder):
 
 
 @pytest.mark.slow
-def test_a_span_past_the_window_is_encoded_on_its_own(embedder):
+def test_a_span_past_the_window_is_encoded_on_its_own(embedder32):
     long = "word " * 400 + "The last sentence is past the window."
     span = (len(long) - 37, len(long))
     assert long[span[0] : span[1]] == "The last sentence is past the window."
-    _, vecs = LeanMiniLMEmbedder(BUNDLED).encode_pooled([long], [[span]])
-    want = embedder.encode(["The last sentence is past the window."])
+    _, vecs = LeanMiniLMEmbedder(BUNDLED, precision="fp32").encode_pooled([long], [[span]])
+    want = embedder32.encode(["The last sentence is past the window."])
     assert np.abs(vecs - want).max() < 1e-5
 
 

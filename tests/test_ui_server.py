@@ -191,7 +191,7 @@ def test_app_switches_to_an_index_built_while_it_runs(tmp_path, embedder):
     build_index(settings, embedder=embedder, log=lambda m: None)  # as `ncpi-qa index` would
     turns, turn = ui.answer_turn(holder, "How long did the omega review of custody take?", turns)
     assert holder.qa is not old and len(holder.qa.store.documents) == 2
-    assert not turn["abstained"] and "14 weeks" in turn["answer"]
+    assert not turn.abstained and "14 weeks" in turn.answer
 
 
 def test_export_files_do_not_pile_up(tmp_path):

@@ -104,6 +104,7 @@ class MiniLMEncoder:
             qconfig = torch.ao.quantization.per_channel_dynamic_qconfig  # closer than per-tensor
             q = torch.ao.quantization.quantize_dynamic(layers, {torch.nn.Linear: qconfig})
         self.int8 = {n: q[n.replace(".", "/")] for n in names}
+        self.precision = "fp32"  # torch's dynamic int8 Linear takes fp32 input, not bf16
 
     def _forward(self, ids, mask):
         x = self.hidden_states(ids, mask)
