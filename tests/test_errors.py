@@ -131,3 +131,16 @@ def test_the_command_line_prints_message_then_advice(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)["error"]
     assert out["code"] == "no_index" and "ncpi-qa index" not in out["message"]
     assert out["advice"] == err[1]
+
+
+def test_the_chat_shows_its_own_advice(fake_index, fake_embedder):
+    """An error in the chat reads as the message and the chat's advice, never a command."""
+    from ncpi_qa.apps.chat.handlers import answer_turn
+    from ncpi_qa.apps.chat.uploads import Holder
+    from ncpi_qa.qa.pipeline import QA
+
+    holder = Holder(QA(fake_index, embedder=fake_embedder))
+    _, turn = answer_turn(holder, "   ", [])
+    assert turn.error and turn.answer.startswith("Sorry: ")
+    assert CHAT[errors.EmptyQuestionError] in turn.answer
+    assert "ncpi-qa" not in turn.answer and "NCPI_QA_" not in turn.answer

@@ -10,6 +10,7 @@ import secrets
 import time
 from pathlib import Path
 
+from ncpi_qa.apps.advice import explain
 from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import Action
 from ncpi_qa.apps.chat.uploads import Holder
@@ -57,7 +58,7 @@ def answer_turn(holder, message: str | None, turns: list[Turn] | None) -> tuple[
         turn = Turn.from_answer(qa.ask(message or "", history=earlier))
         turn = turn.model_copy(update={"question": question})
     except NcpiError as e:
-        turn = Turn.failed(question, f"Sorry: {e}")
+        turn = Turn.failed(question, f"Sorry: {explain(e, 'chat')}")
     except Exception as e:  # keep the app alive; the traceback goes to the log only
         log.exception("question failed")
         message = f"Sorry: something went wrong ({type(e).__name__}). See the server log."

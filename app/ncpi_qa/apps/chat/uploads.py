@@ -12,6 +12,7 @@ index is rebuilt without it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -19,7 +20,10 @@ import threading
 import time
 from pathlib import Path
 
+from ncpi_qa.apps.advice import explain
 from ncpi_qa.errors import NcpiError
+
+log = logging.getLogger(__name__)
 
 ALLOWED = {".pdf", ".html", ".htm", ".docx", ".md", ".txt"}
 
@@ -169,10 +173,14 @@ def add_document(
             report = _rebuild(holder, on_progress)
         except NcpiError as e:
             target.unlink(missing_ok=True)
-            return f"Could not index {target.name}: {e}. The file was not added."
-        except Exception as e:
+            return f"Could not index {target.name}, so it was not added: {explain(e, 'chat')}"
+        except Exception as e:  # the traceback to the log, not the page
+            log.exception("indexing the upload %s failed", target.name)
             target.unlink(missing_ok=True)
-            return f"Could not index {target.name} ({type(e).__name__}). The file was not added."
+            return (
+                f"Could not index {target.name} ({type(e).__name__}). The file was not added; "
+                "the server log says why."
+            )
         finally:
             holder.indexing = None
         skipped = dict(report.skipped)
@@ -244,9 +252,18 @@ def remove_document(holder: Holder, doc_id: str) -> str:
         except EmptyCorpusError:
             shutil.move(moved, path)
             return f"{doc.source} is the only document; the index needs one, so it stays."
-        except Exception as e:
+        except NcpiError as e:
             shutil.move(moved, path)
-            return f"Could not re-index without {doc.source} ({e}); nothing was removed."
+            return f"Could not re-index without {doc.source}; nothing was removed. " + explain(
+                e, "chat"
+            )
+        except Exception as e:  # the traceback to the log, not the page
+            log.exception("re-indexing without %s failed", doc.source)
+            shutil.move(moved, path)
+            return (
+                f"Could not re-index without {doc.source} ({type(e).__name__}); nothing was "
+                "removed. See the server log."
+            )
         holder.qa = QA(settings, embedder=holder.qa.embedder)
         uploads = uploaded_files(settings)
         uploads.pop(doc.source, None)
