@@ -65,3 +65,18 @@ def held_build(stage: str, marker, embed_share: float = 0.5):
         real_build = store.build_index
         store.build_index = lambda *a, **k: real_build(*a, checkpoint=checkpoint, **k)
     return hang
+
+
+def manifest_of(*documents: dict, skipped=(), built_at: str = "2026-01-01T00:00:00Z"):
+    """A typed ``Manifest`` holding ``documents`` (each a dict of the ``ManifestDocument``
+    fields it cares about; the rest filled in), for rendering tests without a build."""
+    from ncpi_qa.index.manifest import Manifest, ManifestDocument
+
+    blank = {"title": "", "source": "", "kind": "txt", "sha256": "", "n_chunks": 1, "chars": 0,
+             "indexed_at": built_at}  # fmt: skip
+    docs = [ManifestDocument(**{**blank, **d}) for d in documents]
+    return Manifest(
+        format_version=0, model="test", dim=0, chunking={}, files={}, limits={},
+        documents=docs, skipped=list(skipped), n_chunks=sum(d.n_chunks for d in docs),
+        n_sentences=0, built_at=built_at,
+    )  # fmt: skip

@@ -127,11 +127,11 @@ def test_whole_document_from_sources_with_the_quote_in_view(page, app):
     ask(page, Q64, 1)
     page.get_by_role("tab", name="Sources").click()
     rows = page.locator("#sources tbody tr")
-    expect(rows).to_have_count(len(qa.store.manifest["documents"]))
+    expect(rows).to_have_count(len(qa.store.manifest.documents))
     doc = qa.store.documents[DOC_ID]
     row = rows.filter(has_text=doc.title)
-    indexed = next(d for d in qa.store.manifest["documents"] if d["doc_id"] == doc.doc_id)
-    stamp = indexed["indexed_at"]  # this document's own time (tests/test_ui_browser.py)
+    # this document's own time (tests/test_ui_browser.py)
+    stamp = qa.store.manifest.document(doc.doc_id).indexed_at
     expect(row.locator("time")).to_have_text(f"{stamp[:10]} {stamp[11:19]} UTC")
     row.get_by_role("button").click()
     view = page.locator("#panel .document-view")

@@ -11,6 +11,7 @@ from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import Action, parse_action
 from ncpi_qa.apps.chat.indexing import render_sources
 from ncpi_qa.schema import Turn
+from tests.fakes import manifest_of
 
 
 @pytest.mark.parametrize(
@@ -48,7 +49,7 @@ def test_every_action_the_chat_draws_parses():
     ]
     html = R.render_chat(turns) + R.render_citation(turns, 0, 1, {"d": "Q."})
     html += R.render_closest(turns, 1, 0, {"d": "Q."})
-    manifest = {"documents": [{"doc_id": "up", "title": "Up", "source": "up.txt"}]}
+    manifest = manifest_of({"doc_id": "up", "title": "Up", "source": "up.txt"})
     html += render_sources(manifest, {}, {"up"}, confirm="up")
     html += render_sources(manifest, {}, {"up"})
     drawn = set(re.findall(r'data-action="([^"]+)"', html)) - {"copy"}

@@ -103,7 +103,7 @@ def test_fixture_corpus_retrieves_as_faiss(fixture_corpus, fake_index, fake_embe
 
     ms = on_milvus(fixture_corpus)
     report = build_index(ms, embedder=fake_embedder, log=quiet)
-    assert report.n_chunks == Store.load(fake_index.store_dir).manifest["n_chunks"]
+    assert report.n_chunks == Store.load(fake_index.store_dir).manifest.n_chunks
     files, mil = Store.load(fake_index.store_dir), open_store(ms)
     assert isinstance(mil, MilvusStore) and set(mil.documents) == set(files.documents)
     assert mil.documents["fixture-notes"].text == files.documents["fixture-notes"].text

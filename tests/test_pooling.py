@@ -107,14 +107,13 @@ def test_pooled_build_reads_each_chunk_once(fixture_corpus, tmp_path):
 def test_changing_the_setting_rebuilds(fixture_corpus, tmp_path, fake_embedder):
     s = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store", sentence_vectors="pooled")
     build_index(s, embedder=PoolingFake(), log=quiet)
-    assert read_manifest(s.store_dir)["chunking"]["sentence_vectors"] == "pooled"
+    assert read_manifest(s.store_dir).chunking["sentence_vectors"] == "pooled"
     assert is_up_to_date(s, fake_embedder.name)[0]
     sep = s.model_copy(update={"sentence_vectors": "separate"})
     assert not is_up_to_date(sep, fake_embedder.name)[0]
     report = build_index(sep, embedder=fake_embedder, log=quiet)
-    assert report.reused == [] and read_manifest(s.store_dir)["chunking"]["sentence_vectors"] == (
-        "separate"
-    )
+    chunking = read_manifest(s.store_dir).chunking
+    assert report.reused == [] and chunking["sentence_vectors"] == "separate"
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ def _assert_consistent_and_answering(settings, fake_embedder, expect_docs):
     assert gen is not None and (gen / "faiss.index").exists()
     store = Store.load(settings.store_dir)
     assert set(store.documents) == expect_docs
-    assert store.faiss_index.ntotal == len(store.chunks) == store.manifest["n_chunks"]
+    assert store.faiss_index.ntotal == len(store.chunks) == store.manifest.n_chunks
     leftovers = [p.name for p in settings.store_dir.iterdir() if p.name.startswith(".tmp")]
     assert leftovers == [] and not list(settings.store_dir.glob(".CURRENT.*"))
     # It answers a search: the nearest chunk to a sentence's own vector is that sentence's.

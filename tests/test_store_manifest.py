@@ -35,12 +35,15 @@ def test_the_manifest_on_disk_is_the_typed_one(settings, fake_embedder):
     assert Manifest.parse(on_disk) == m and on_disk["faiss"] == m.faiss == "flat-ip"
     assert [d.doc_id for d in m.documents] == report.indexed
     assert m.n_sentences == report.n_sentences and m.skipped == report.skipped
-    # still readable the dict way (the chat's Sources, until it reads attributes)
-    row = m["documents"][0]
-    assert row["doc_id"] == row.doc_id and row.get("nothing", "-") == "-"
-    assert m.get("built_at", "") == m.built_at and m.get("milvus_index") is None
-    with pytest.raises(KeyError):
-        m["nothing"]
+    # read by attribute only: no dict-style reads for a caller to slide back to
+    assert m.document(report.indexed[0]) is m.documents[0] and m.milvus_index is None
+    for read in (
+        lambda: m["documents"],
+        lambda: m.get("built_at"),
+        lambda: m.documents[0]["doc_id"],
+    ):
+        with pytest.raises((TypeError, AttributeError)):
+            read()
 
 
 def test_a_manifest_this_version_cannot_read_means_a_whole_new_build(settings, fake_embedder):

@@ -21,6 +21,7 @@ from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import parse_action
 from ncpi_qa.apps.chat.uploads import Holder, add_document, safe_name
 from ncpi_qa.schema import MAX_ITEMS, MAX_TEXT, Turn, TurnCitation, read_turns
+from tests.fakes import manifest_of
 
 Q64 = "How many inspections does the 2019 report draw on?"
 JTAI = "Who carries out joint targeted area inspections with HMICFRS?"
@@ -291,9 +292,8 @@ def _hostile():
 
 def test_hostile_text_is_escaped_everywhere():
     turn, docs, quote = _hostile()
-    manifest = {"documents": [{"doc_id": "evil", "title": docs["evil"].title, "kind": "html",
-                               "n_chunks": 1}], "skipped": [["x<b>.pdf", "bad <i>"]],
-                "built_at": "now"}  # fmt: skip
+    manifest = manifest_of({"doc_id": "evil", "title": docs["evil"].title, "kind": "html"},
+                           skipped=[("x<b>.pdf", "bad <i>")])  # fmt: skip
     outs = [
         R.render_chat([turn]),
         R.render_citation([turn], 0, 1, docs),

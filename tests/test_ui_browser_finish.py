@@ -121,15 +121,15 @@ def test_upload_counts_sources_on_a_phone_and_removal(page, app, tmp_path, artif
     status = page.locator("#upload-status")
     expect(status).to_contain_text(f"Added {name}", timeout=180_000)
     store = app["holder"].qa.store
-    row = next(d for d in store.manifest["documents"] if d["source"] == name)
-    n_docs = len(store.manifest["documents"])
+    row = next(d for d in store.manifest.documents if d.source == name)
+    n_docs = len(store.manifest.documents)
     expect(status).to_have_text(
-        f"Added {name}: 3 pages, {row['n_chunks']} chunks. The index now holds {n_docs} "
+        f"Added {name}: 3 pages, {row.n_chunks} chunks. The index now holds {n_docs} "
         "documents. You can ask about it now."
     )
     page.get_by_role("tab", name="Sources").click()
     card = page.locator("#sources tr", has_text=name)
-    expect(card).to_contain_text(str(row["n_chunks"]))  # the same figure as the message
+    expect(card).to_contain_text(str(row.n_chunks))  # the same figure as the message
     card.scroll_into_view_if_needed()
     _shot(page, artifacts, "sources")
     assert _inside(page, "#sources button, #sources time, #sources td") == []

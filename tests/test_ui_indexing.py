@@ -65,13 +65,13 @@ def test_each_document_keeps_the_time_it_was_indexed(fixture_corpus, tmp_path, f
     settings = Settings(corpus_dir=fixture_corpus, store_dir=tmp_path / "store")
     t0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     build_index(settings, embedder=fake_embedder, log=lambda m: None)
-    first = {d["doc_id"]: d["indexed_at"] for d in read_manifest(settings.store_dir)["documents"]}
+    first = {d.doc_id: d.indexed_at for d in read_manifest(settings.store_dir).documents}
     assert all(t0 <= t for t in first.values())
     time.sleep(1.1)
     (fixture_corpus / "later-note.txt").write_text("Later note\n\nThe later note came in May.\n")
     t1 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     build_index(settings, embedder=fake_embedder, log=lambda m: None)
-    second = {d["doc_id"]: d["indexed_at"] for d in read_manifest(settings.store_dir)["documents"]}
+    second = {d.doc_id: d.indexed_at for d in read_manifest(settings.store_dir).documents}
     assert second.pop("later-note") >= t1 > max(first.values())
     assert second == first  # the unchanged documents keep their own time, not the build's
 
@@ -126,10 +126,10 @@ def test_only_uploads_are_removed_and_moved_aside(fake_index, fake_embedder, tmp
     added = add_document(holder, str(src), src.name)
     docs = holder.qa.store.documents
     # the file's own chunks (as Sources lists them), then the index's documents
-    own = next(d for d in holder.qa.store.manifest["documents"] if d["doc_id"] == "ferry-notes")
-    n_docs = len(holder.qa.store.manifest["documents"])
-    assert added == (f"Added ferry-notes.txt: {own['n_chunks']} chunk"
-                     f"{'s' if own['n_chunks'] != 1 else ''}. The index now holds {n_docs} "
+    own = holder.qa.store.manifest.document("ferry-notes")
+    n_docs = len(holder.qa.store.manifest.documents)
+    assert added == (f"Added ferry-notes.txt: {own.n_chunks} chunk"
+                     f"{'s' if own.n_chunks != 1 else ''}. The index now holds {n_docs} "
                      "documents. You can ask about it now."), added  # fmt: skip
     assert removable(fake_index, docs) == {"ferry-notes"}
     sources = IX.render_sources(holder.qa.store.manifest, docs, removable(fake_index, docs))

@@ -18,6 +18,7 @@ from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import parse_action
 from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.schema import ABSTAIN_PHRASE, CLOSEST_PHRASE, Turn, read_turns
+from tests.fakes import manifest_of
 
 TEXT = (
     'Ferry report\n\nThe ferry ran 14 times on Sunday. Its captain said "Wise up or die." '
@@ -72,7 +73,7 @@ def _holder() -> Holder:
     doc = SimpleNamespace(doc_id="ferry", title="Ferry report", text=TEXT, kind="txt",
                           source="ferry.txt", pages=[], headings=[])  # fmt: skip
     store = SimpleNamespace(
-        documents={"ferry": doc}, manifest={"documents": []}, is_stale=lambda: False
+        documents={"ferry": doc}, manifest=manifest_of(), is_stale=lambda: False
     )
     return Holder(SimpleNamespace(store=store, settings=None))
 

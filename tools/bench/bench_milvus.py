@@ -96,7 +96,7 @@ def phase_milvus(p: dict) -> dict:
             store_load_s=round(m_load.wall, 2), ask_cpu_pressure=m_ask.pressure,
             same_answers_as_faiss=f"{same}/{compared}",
             server_rss_mb=_rss_mb(server.pid), server="milvus-lite server (local stand-in)",
-            index=qa.store.manifest.get("milvus_index"),
+            index=qa.store.manifest.milvus_index,
         )  # fmt: skip
         return out
     finally:

@@ -138,7 +138,7 @@ def phase_serve(p: dict) -> dict:
     out["ask_ms"] = out.pop("total_ms")
     out.update(
         store_load_s=round(m_load.wall, 2),
-        faiss=store.manifest.get("faiss"),
+        faiss=store.manifest.faiss,
         ask_cpu_pressure=m_ask.pressure,
         peak_rss_serve_mb=status_mb("VmHWM"),
     )

@@ -3,10 +3,8 @@ build as ``manifest.json``, or the Milvus backend's manifest blob; read back by 
 
 A build compares the live manifest with the corpus and the settings to tell whether anything
 changed (``model``, ``chunking``, ``files``, ``limits``: fingerprints compared whole), and
-the apps read what it says about each document (``documents``) and what it skipped.
-
-Until every reader uses attributes, a manifest (and each of its documents) can still be read
-as the dict it was: ``m["documents"]``, ``m.get("built_at", "")`` (``_ReadsAsDict``)."""
+the apps read what it says about each document (``documents``) and what it skipped, by
+attribute only: the manifest is not a dict anywhere outside this module."""
 
 from __future__ import annotations
 
@@ -20,21 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 log = logging.getLogger(__name__)
 
 
-class _ReadsAsDict:
-    """Read-only ``m["key"]`` / ``m.get("key", default)`` over a model's fields: the dict
-    reads of the manifest that are not migrated yet (the chat's Sources)."""
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in type(self).model_fields:  # type: ignore[attr-defined]
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, key, None) if key in type(self).model_fields else None  # type: ignore[attr-defined]
-        return default if value is None else value
-
-
-class ManifestDocument(_ReadsAsDict, BaseModel):
+class ManifestDocument(BaseModel):
     """One indexed document, as Sources lists it."""
 
     model_config = ConfigDict(extra="ignore")
@@ -49,7 +33,7 @@ class ManifestDocument(_ReadsAsDict, BaseModel):
     indexed_at: str  # when this document's vectors were made (UTC, ISO 8601)
 
 
-class Manifest(_ReadsAsDict, BaseModel):
+class Manifest(BaseModel):
     """A generation: what built it (the fingerprints a later build compares), what it holds."""
 
     model_config = ConfigDict(extra="ignore")

@@ -2,8 +2,9 @@
 embedded, time left), the notice other users see while a file is indexed, and the Sources
 list (each document's file, pages, chunks and own indexed time, removal with confirmation).
 
-Pure functions over plain data, except ``run_upload``, which indexes an upload in a thread
-and yields the progress as it goes (the Gradio handler streams it to the upload panel).
+Pure functions over the typed ``Manifest`` and plain data, except ``run_upload``, which
+indexes an upload in a thread and yields the progress as it goes (the Gradio handler streams
+it to the upload panel).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import time
 
 from ncpi_qa.apps.chat.uploads import plural
+from ncpi_qa.index.manifest import Manifest
 
 log = logging.getLogger(__name__)
 ADDED_NOTICE_S = 120  # how long the others are told that a new file is now included
@@ -166,31 +168,29 @@ def when(stamp) -> str:
     return s or "—"
 
 
-def sources_key(manifest: dict) -> str:
+def sources_key(manifest: Manifest) -> str:
     """What Sources shows, in one string: when it differs from the one a page rendered, the
     page's Sources is out of date (another tab added or removed a document)."""
-    rows = [(d.get("doc_id"), d.get("indexed_at"), d.get("n_chunks"))
-            for d in manifest.get("documents") or []]  # fmt: skip
-    return repr((manifest.get("built_at"), rows, manifest.get("skipped")))
+    rows = [(d.doc_id, d.indexed_at, d.n_chunks) for d in manifest.documents]
+    return repr((manifest.built_at, rows, manifest.skipped))
 
 
 def render_sources(
-    manifest: dict, documents, removable=frozenset(), confirm=None, said: str = ""
+    manifest: Manifest, documents, removable=frozenset(), confirm=None, said: str = ""
 ) -> str:
     """The indexed documents: title (opens it), file, type, pages, chunks, when it was
     indexed; a Remove button for the ones the chat added, asking once before it removes.
     ``said``: what just happened here (e.g. a stale Remove…), shown above the list. On a
     phone each row is a card (``assets.CSS``), so nothing is cut off."""
-    docs = manifest.get("documents") or []
-    built = manifest.get("built_at", "")
+    docs = manifest.documents
     rows = []
     for d in docs:
-        doc_id = d["doc_id"]
+        doc_id = d.doc_id
         doc = (documents or {}).get(doc_id)
         pages = len({p[2] for p in getattr(doc, "pages", None) or []}) or "—"
-        stamp = d.get("indexed_at") or built
-        title = d.get("title") or doc_id
-        source = d.get("source") or ""
+        stamp = d.indexed_at or manifest.built_at
+        title = d.title or doc_id
+        source = d.source
         if confirm == doc_id:
             action = (
                 f'<span class="confirm">Remove {esc(source)} from the index?</span> '
@@ -209,15 +209,13 @@ def render_sources(
             f'<tr data-doc="{esc(doc_id)}">'
             f'<td><button type="button" class="open-doc" data-action="doc:{esc(doc_id)}">'
             f'{esc(title)}</button><br><span class="meta file">{esc(source)}</span></td>'
-            f'<td data-label="Type">{esc(d.get("kind"))}</td>'
+            f'<td data-label="Type">{esc(d.kind)}</td>'
             f'<td data-label="Pages">{esc(pages)}</td>'
-            f'<td data-label="Chunks">{esc(d.get("n_chunks"))}</td>'
+            f'<td data-label="Chunks">{esc(d.n_chunks)}</td>'
             f'<td data-label="Indexed"><time datetime="{esc(stamp)}">{esc(when(stamp))}</time></td>'
             f'<td class="remove-cell">{action}</td></tr>'
         )
-    skipped = "".join(
-        f"<li>{esc(name)}: {esc(why)}</li>" for name, why in manifest.get("skipped") or []
-    )
+    skipped = "".join(f"<li>{esc(name)}: {esc(why)}</li>" for name, why in manifest.skipped)
     return (
         '<section class="ncpi-panel sources-view" aria-label="Indexed documents">'
         f"<h2>Indexed documents ({len(docs)})</h2>"

@@ -200,14 +200,14 @@ def add_document(
 def _own_figures(store, source: str) -> str:
     """ "24 pages, 144 chunks. The index now holds 2 documents." (the file's own figures,
     as Sources lists them, then the index's)."""
-    docs = store.manifest.get("documents") or []
-    row = next((d for d in docs if d.get("source") == source), None)
-    doc = store.documents.get(row["doc_id"]) if row else None
+    docs = store.manifest.documents
+    row = next((d for d in docs if d.source == source), None)
+    doc = store.documents.get(row.doc_id) if row else None
     pages = len({p[2] for p in getattr(doc, "pages", None) or []})
     held = f"The index now holds {plural(len(docs), 'document')}."
     if row is None:
         return held
-    own = ([plural(pages, "page")] if pages else []) + [plural(int(row["n_chunks"]), "chunk")]
+    own = ([plural(pages, "page")] if pages else []) + [plural(row.n_chunks, "chunk")]
     return f"{', '.join(own)}. {held}"
 
 
@@ -285,8 +285,8 @@ def plural(n: int, word: str) -> str:
 
 def index_figures(store) -> tuple[int, int, int]:
     """(documents, pages, chunks) of an index, for the upload's own share of a rebuild."""
-    docs = store.manifest.get("documents") or []
+    docs = store.manifest.documents
     pages = sum(
         len({p[2] for p in getattr(d, "pages", None) or []}) for d in store.documents.values()
     )
-    return len(docs), pages, sum(int(d.get("n_chunks") or 0) for d in docs)
+    return len(docs), pages, sum(d.n_chunks for d in docs)
