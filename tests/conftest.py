@@ -84,8 +84,8 @@ def linear_model(weights: dict[str, float], threshold=0.5, margin=1.0, null=0.0,
     must not depend on the trained weights). ``stage2``: weights over STAGE2_FEATURES."""
     import numpy as np
 
-    from ncpi_qa.qa.features import FEATURES
-    from ncpi_qa.qa.model import MLP, STAGE2_FEATURES, AnswerModel
+    from ncpi_qa.qa.features import FEATURES, STAGE2_FEATURES
+    from ncpi_qa.qa.model import MLP, AnswerModel
 
     def mlp(names, ws):
         w = np.zeros((len(names), 1), np.float32)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from ncpi_qa.errors import AnswererWeightsError
-from ncpi_qa.index.store import Store
+from ncpi_qa.index.files_store import Store
 from ncpi_qa.qa.answer import DECLINE_TEXT, Answerer, span_text, stage2_features
-from ncpi_qa.qa.features import FEATURES, GROUPS, TermStats, candidate_features
-from ncpi_qa.qa.model import STAGE2_FEATURES, load_model
+from ncpi_qa.qa.features import FEATURES, GROUPS, STAGE2_FEATURES, TermStats, candidate_features
+from ncpi_qa.qa.model import load_model
 from ncpi_qa.qa.question import analyse, kind_of
 from ncpi_qa.qa.reader import Reading, best_span, reader_text
 from ncpi_qa.qa.retrieve import Retriever

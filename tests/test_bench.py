@@ -135,7 +135,7 @@ def test_dev_hits_on_a_store_look_only_in_shipped_documents(fake_index):
     """The serve phase's dev hit@5, on a real (hashing-embedder) store of the fixture corpus:
     a support is found in the shipped documents only, and a hit needs overlapping text."""
     from ncpi_qa.evals.dataset import load_dataset
-    from ncpi_qa.index.store import Store
+    from ncpi_qa.index.files_store import Store
 
     store = Store.load(fake_index.store_dir)
     rows = [vars(r) for r in load_dataset(ROOT / "evals" / "fixtures.jsonl") if r.support]

@@ -74,7 +74,8 @@ def test_upload_pdf_then_cited_answer_with_its_page(page, app, tmp_path):
 def test_corrupt_pdf_is_refused_with_its_reason(page, app, tmp_path):
     from playwright.sync_api import expect
 
-    from ncpi_qa.ingest.documents import LoadError, load_document
+    from ncpi_qa.errors import LoadError
+    from ncpi_qa.ingest.documents import load_document
 
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.4\n1 0 obj <<>> garbage, not a real PDF\n")

@@ -79,7 +79,7 @@ def _build(corpus: Path, store: Path, tmp_path: Path) -> str:
 
 def _answers(store_dir: Path, question: str) -> tuple[set[str], str]:
     """The live generation's documents and the document of its best passage for ``question``."""
-    from ncpi_qa.index.store import Store
+    from ncpi_qa.index.files_store import Store
     from ncpi_qa.qa.retrieve import Retriever
 
     from .fakes import HashingEmbedder

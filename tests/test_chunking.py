@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ncpi_qa.ingest.blocks import Heading
 from ncpi_qa.ingest.chunking import chunk_document
-from ncpi_qa.ingest.documents import Document, Heading, load_document
+from ncpi_qa.ingest.documents import Document, load_document
 from ncpi_qa.ingest.text import find_normalized, normalize, sentence_spans
 
 from .conftest import FIXTURES, SHIPPED_CORPUS
@@ -145,7 +146,8 @@ def test_fact_in_the_middle_of_a_10000_character_sentence_is_found(tmp_path, emb
     below the unrelated Southfield sentence (~0.39); the piece holding the fact ~0.58."""
     import numpy as np
 
-    from ncpi_qa.index.store import Store, build_index
+    from ncpi_qa.index.files_store import Store
+    from ncpi_qa.index.store import build_index
     from ncpi_qa.settings import Settings
 
     corpus = tmp_path / "c"

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from ncpi_qa.apps.cli import main
-from ncpi_qa.index.store import Store, current_generation, store_lock
+from ncpi_qa.index.files_store import Store
+from ncpi_qa.index.generations import current_generation, store_lock
 
 from .conftest import FIXTURES, run_cli
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ncpi_qa.ingest.documents import LoadError, assign_ids, corpus_files, load_document, slug
+from ncpi_qa.errors import LoadError
+from ncpi_qa.ingest.documents import assign_ids, corpus_files, load_document, slug
 
 from .conftest import FIXTURES, SHIPPED_CORPUS
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ncpi_qa.ingest.blocks import LoadError
+from ncpi_qa.errors import LoadError
 from ncpi_qa.ingest.documents import load_document
 from ncpi_qa.ingest.limits import Limits
 from tests.helpers import docx, para
@@ -83,7 +83,8 @@ def test_text_defects(tmp_path):
 
 
 def test_symlinks_out_of_the_corpus_are_skipped_with_a_reason(tmp_path, fake_embedder):
-    from ncpi_qa.index.store import Store, build_index
+    from ncpi_qa.index.files_store import Store
+    from ncpi_qa.index.store import build_index
     from ncpi_qa.settings import Settings
 
     corpus, outside = tmp_path / "corpus", tmp_path / "outside"

@@ -97,8 +97,9 @@ QUESTIONS = [
 
 def test_fixture_corpus_retrieves_as_faiss(fixture_corpus, fake_index, fake_embedder, on_milvus):
     from ncpi_qa.index.backend import open_store
+    from ncpi_qa.index.files_store import Store
     from ncpi_qa.index.milvus_store import MilvusStore
-    from ncpi_qa.index.store import Store, build_index
+    from ncpi_qa.index.store import build_index
     from ncpi_qa.qa.retrieve import Retriever
 
     ms = on_milvus(fixture_corpus)

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from ncpi_qa.index.embedding import BUNDLED, LeanMiniLMEmbedder
-from ncpi_qa.index.store import Store, build_index, is_up_to_date, read_manifest, sentence_spans
+from ncpi_qa.index.files_store import Store
+from ncpi_qa.index.generations import read_manifest
+from ncpi_qa.index.plan import sentence_spans
+from ncpi_qa.index.store import build_index, is_up_to_date
 from ncpi_qa.settings import Settings
 
 SENTENCES = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ncpi_qa.index.store import Store
+from ncpi_qa.index.files_store import Store
 from ncpi_qa.qa.retrieve import Retriever, fuse_linear, rrf
 
 

@@ -10,7 +10,9 @@ import pytest
 
 from ncpi_qa.apps.advice import advice
 from ncpi_qa.errors import CorpusNotFoundError, EmptyCorpusError, NoIndexError
-from ncpi_qa.index.store import Store, build_index, current_generation, read_manifest
+from ncpi_qa.index.files_store import Store
+from ncpi_qa.index.generations import current_generation, read_manifest
+from ncpi_qa.index.store import build_index
 from ncpi_qa.settings import Settings
 
 from .conftest import FIXTURES
@@ -153,7 +155,7 @@ def test_documents_jsonl_holds_the_cited_text(settings, fake_embedder):
 
 
 def test_the_build_summary_counts_in_words():
-    """"1 document", not "1 documents" (the CLI prints this line after every build)."""
+    """ "1 document", not "1 documents" (the CLI prints this line after every build)."""
     from ncpi_qa.index.generations import BuildReport
 
     one = BuildReport(indexed=["a"], embedded=["a"], n_chunks=1, n_sentences=1, texts_embedded=2)

@@ -8,7 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from ncpi_qa.index.store import Store, build_index, current_generation
+from ncpi_qa.index.files_store import Store
+from ncpi_qa.index.generations import current_generation
+from ncpi_qa.index.store import build_index
 from ncpi_qa.settings import Settings
 
 
@@ -97,7 +99,7 @@ def test_concurrent_builds_end_consistent_in_every_interleaving(
 
 def test_second_build_gives_up_with_a_clear_message(settings, fake_embedder):
     from ncpi_qa.errors import IndexBusyError
-    from ncpi_qa.index.store import store_lock
+    from ncpi_qa.index.generations import store_lock
 
     build_index(settings, embedder=fake_embedder, log=quiet)
     gen = current_generation(settings.store_dir)
@@ -116,10 +118,11 @@ def test_lock_is_released_when_the_holder_dies(settings, fake_embedder):
     import subprocess
     import sys
 
-    from ncpi_qa.index.store import store_lock
+    from ncpi_qa.index.generations import store_lock
 
     code = (
-        "import os, sys\nfrom pathlib import Path\nfrom ncpi_qa.index.store import store_lock\n"
+        "import os, sys\nfrom pathlib import Path\n"
+        "from ncpi_qa.index.generations import store_lock\n"
         "with store_lock(Path(sys.argv[1]), 5):\n    print('held', flush=True)\n"
         "    os.kill(os.getpid(), 9)\n"
     )
@@ -150,7 +153,7 @@ def test_leftovers_of_crashed_builds_are_cleared_and_live_generation_kept(settin
 def test_up_to_date_run_also_clears_leftovers_unless_a_build_holds_the_lock(
     settings, fake_embedder
 ):
-    from ncpi_qa.index.store import store_lock
+    from ncpi_qa.index.generations import store_lock
 
     build_index(settings, embedder=fake_embedder, log=quiet)
     gen = current_generation(settings.store_dir)

@@ -17,8 +17,13 @@ from types import SimpleNamespace
 import pytest
 
 from ncpi_qa.apps.chat import app as ui
+from ncpi_qa.apps.chat import handlers as H
 from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import parse_action
+from ncpi_qa.apps.chat.docview import render_document, render_panel_empty
+from ncpi_qa.apps.chat.export import answer_text, display_labels, export_markdown
+from ncpi_qa.apps.chat.indexing import render_sources
+from ncpi_qa.apps.chat.turns import dump_turns, restore_turns
 from ncpi_qa.apps.chat.uploads import Holder, add_document, safe_name
 from ncpi_qa.schema import MAX_ITEMS, MAX_TEXT, Turn, TurnCitation, read_turns
 from tests.fakes import manifest_of
@@ -38,8 +43,8 @@ def _plain(fragment: str) -> str:
 def test_each_answer_keeps_its_own_citations(shipped_qa_quoting):
     """Two answers, each with the sentence of the page that answers it (expected text from
     corpus/ncpi-2019-commissioner-page.md), each citation opening its own quote."""
-    turns, first = ui.answer_turn(shipped_qa_quoting, Q64, [])
-    turns, second = ui.answer_turn(shipped_qa_quoting, JTAI, turns)
+    turns, first = H.answer_turn(shipped_qa_quoting, Q64, [])
+    turns, second = H.answer_turn(shipped_qa_quoting, JTAI, turns)
     assert "64" in first.answer and first.citations and second.citations
     assert "gathered from all 64 inspections" in first.citations[0].quote
     assert "launched the joint targeted area inspections (JTAI)" in second.citations[0].quote
@@ -64,10 +69,8 @@ def test_each_answer_keeps_its_own_citations(shipped_qa_quoting):
 
 @pytest.mark.slow
 def test_citation_labels_are_readable_and_distinct(shipped_qa_quoting):
-    turns, turn = ui.answer_turn(
-        shipped_qa_quoting, "What are joint targeted area inspections?", []
-    )
-    labels = R.display_labels(turn.citations)
+    turns, turn = H.answer_turn(shipped_qa_quoting, "What are joint targeted area inspections?", [])
+    labels = display_labels(turn.citations)
     assert len(set(labels.values())) == len(labels)
     chat = R.render_chat(turns)
     for c in turn.citations:
@@ -82,15 +85,15 @@ def test_follow_up_is_asked_with_the_earlier_turn(shipped_qa_quoting):
     """The chat asks a follow-up as QA.ask(question, history=...) does (tests/test_followup.py
     checks what it finds); no rewritten question is shown."""
     first = "What are joint targeted area inspections?"
-    turns, _ = ui.answer_turn(shipped_qa_quoting, first, [])
-    turns, turn = ui.answer_turn(shipped_qa_quoting, "When did they start?", turns)
+    turns, _ = H.answer_turn(shipped_qa_quoting, first, [])
+    turns, turn = H.answer_turn(shipped_qa_quoting, "When did they start?", turns)
     assert turn.question == "When did they start?"
     assert turn.context.questions == [first]
     assert "Searching for:" not in R.render_chat(turns)
     # what it was searched with is said, as a sentence, in the chat and after a reload
     note = f"Searched with the earlier question “{first}” as context."
     assert html.escape(note) in R.render_chat(turns)
-    assert html.escape(note) in R.render_chat(R.restore_turns(R.dump_turns(turns), 10))
+    assert html.escape(note) in R.render_chat(restore_turns(dump_turns(turns), 10))
     # answered from the earlier turn's subject: the page's paragraph on the JTAIs, each quote
     # the document's own text at its offsets (expected values from the document, not from a
     # second call of what is under test)
@@ -107,33 +110,31 @@ def test_follow_up_is_asked_with_the_earlier_turn(shipped_qa_quoting):
 @pytest.mark.slow
 @pytest.mark.parametrize("question", ["", "   ", None])
 def test_empty_question_is_an_error_turn(shipped_qa_quoting, question):
-    turns, turn = ui.answer_turn(shipped_qa_quoting, question, [])
+    turns, turn = H.answer_turn(shipped_qa_quoting, question, [])
     assert turn.error and "empty" in turn.answer and "Traceback" not in turn.answer
     assert '<p class="answer error">' in R.render_chat(turns)
     assert 'class="msg user"' not in R.render_chat(turns)  # no empty question bubble
-    assert ui.first_panel(shipped_qa_quoting, turns) == R.render_panel_empty()
+    assert H.first_panel(shipped_qa_quoting, turns) == render_panel_empty()
 
 
 @pytest.mark.slow
 def test_too_long_question_is_an_error_turn(shipped_qa_quoting):
     limit = shipped_qa_quoting.settings.max_question_chars
-    turns, turn = ui.answer_turn(shipped_qa_quoting, "why " * limit, [])
+    turns, turn = H.answer_turn(shipped_qa_quoting, "why " * limit, [])
     assert turn.error and str(limit) in turn.answer
 
 
 @pytest.mark.slow
 def test_open_document_at_the_quote_and_sources_list(shipped_qa_quoting):
-    turns, turn = ui.answer_turn(shipped_qa_quoting, Q64, [])
+    turns, turn = H.answer_turn(shipped_qa_quoting, Q64, [])
     c = turn.citations[0]
     act = parse_action(f"doc:{c.doc_id}:0:{c.n}")
-    panel, _, said = ui.do_action(shipped_qa_quoting, act, turns)
+    panel, _, said = H.do_action(shipped_qa_quoting, act, turns)
     doc = shipped_qa_quoting.store.documents[c.doc_id]
     assert f'<mark id="quote-mark">{html.escape(c.quote)}</mark>' in panel
     assert _plain(panel).endswith(doc.text) or doc.text in _plain(panel)
     assert doc.title in said
-    listing = R.render_sources(
-        shipped_qa_quoting.store.manifest, shipped_qa_quoting.store.documents
-    )
+    listing = render_sources(shipped_qa_quoting.store.manifest, shipped_qa_quoting.store.documents)
     for d in shipped_qa_quoting.store.manifest.documents:
         assert f'data-action="doc:{d.doc_id}"' in listing
         assert html.escape(d.title) in listing
@@ -150,8 +151,8 @@ def test_feedback_is_appended_as_jsonl(shipped_qa_quoting, tmp_path):
     qa = SimpleNamespace(
         settings=settings, store=shipped_qa_quoting.store, ask=shipped_qa_quoting.ask
     )
-    turns, _ = ui.answer_turn(qa, Q64, [])
-    panel, turns, said = ui.do_action(qa, parse_action("fb:0:down"), turns)
+    turns, _ = H.answer_turn(qa, Q64, [])
+    panel, turns, said = H.do_action(qa, parse_action("fb:0:down"), turns)
     assert panel is None and turns[0].feedback == "down" and "saved" in said
     rows = [json.loads(x) for x in (tmp_path / "fb.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and rows[0]["rating"] == "down" and rows[0]["question"] == Q64
@@ -234,7 +235,8 @@ def test_upload_is_indexed_and_answerable_at_once(upload_settings, embedder, tmp
 def test_bad_upload_gives_the_loaders_reason_and_changes_nothing(
     upload_settings, embedder, tmp_path
 ):
-    from ncpi_qa.ingest.documents import LoadError, load_document
+    from ncpi_qa.errors import LoadError
+    from ncpi_qa.ingest.documents import load_document
     from ncpi_qa.qa.pipeline import QA
 
     holder = Holder(QA(upload_settings, embedder=embedder))
@@ -297,8 +299,8 @@ def test_hostile_text_is_escaped_everywhere():
     outs = [
         R.render_chat([turn]),
         R.render_citation([turn], 0, 1, docs),
-        R.render_document(docs["evil"], turn.citations[0].start, turn.citations[0].end),
-        R.render_sources(manifest, docs),
+        render_document(docs["evil"], turn.citations[0].start, turn.citations[0].end),
+        render_sources(manifest, docs),
         R.render_closest([turn], 0, 0, docs),
     ]
     for out in outs:
@@ -318,11 +320,11 @@ def test_answer_markers_become_buttons_only_for_real_citations():
 
 def test_copy_and_export_are_clean_text_with_quotes_and_sources():
     turn, _, quote = _hostile()
-    text = R.answer_text(turn)
+    text = answer_text(turn)
     assert "\\[" not in text and "\\." not in text
     assert f"[1] T <script>1</script> · S <i> · p. 3 — “{quote}”" in text
     second = {**turn.model_dump(), "question": "second", "context": {"note": "Searched with"}}
-    md = R.export_markdown([turn, Turn.model_validate(second)])
+    md = export_markdown([turn, Turn.model_validate(second)])
     # the quote as the document prints it, in a fenced block inside the blockquote
     assert md.startswith("# NCPI QA conversation")
     assert md.count(f"> ```text\n> {quote}\n> ```") == 2
@@ -335,7 +337,7 @@ def test_labels_are_told_apart_when_they_would_repeat():
         {"n": 2, "label": "Page · Intro", "quote": "Other words here."},
         {"n": 3, "label": "Page · Later", "quote": "x"},
     ]
-    labels = R.display_labels([TurnCitation.model_validate(c) for c in cites])
+    labels = display_labels([TurnCitation.model_validate(c) for c in cites])
     assert len(set(labels.values())) == 3
     assert labels[1] == "Page · Intro · “One two three four five six…”"
     assert labels[3] == "Page · Later"
@@ -373,7 +375,7 @@ def test_unexpected_failure_is_an_error_turn():
         def ask(self, question, history=None):
             raise RuntimeError("boom <b>")
 
-    turns, turn = ui.answer_turn(Broken(), "anything", [])
+    turns, turn = H.answer_turn(Broken(), "anything", [])
     assert turn.error and "something went wrong (RuntimeError)" in turn.answer
     assert "<b>" not in R.render_chat(turns)
 
@@ -381,7 +383,7 @@ def test_unexpected_failure_is_an_error_turn():
 def test_bad_actions_change_nothing():
     qa = SimpleNamespace(store=SimpleNamespace(documents={}, is_stale=lambda: False), settings=None)
     for action in ["", "cite:x:1", "cite:9:1", "fb:0:sideways", "doc", "zzz:1"]:
-        panel, turns, _ = ui.do_action(qa, parse_action(action), [])
+        panel, turns, _ = H.do_action(qa, parse_action(action), [])
         assert turns == []
         assert panel is None or "no longer" in panel or "not in the index" in panel
 
@@ -403,7 +405,7 @@ def test_the_readers_span_is_marked_inside_the_quote_and_survives_a_reload():
     html = R.render_citation([turn], 0, 1, {"d": text})
     assert "Confidence 0.81 (the answerer answers at 0.38 or more" in html
     assert '<mark id="quote-mark">It draws on all <strong class="answer-span">64</strong>' in html
-    restored = R.restore_turns(R.dump_turns([turn]), 10)
+    restored = restore_turns(dump_turns([turn]), 10)
     assert restored[0].citations[0].span == [a, a + 2]
     assert restored[0].best_score == 0.8123
     saved = turn.model_dump()

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from ncpi_qa.apps.chat import render as R
+from ncpi_qa.apps.chat.docview import render_document
 from ncpi_qa.apps.chat.export import export_markdown
 from ncpi_qa.apps.chat.pdfpage import MARK_LINE, page_image
 from ncpi_qa.apps.chat.turns import dump_turns, restore_turns, with_pages
@@ -27,7 +27,7 @@ def test_outline_anchors_and_page_jump(tmp_path):
     doc = load_document(outline_pdf(tmp_path / "harbour.pdf"))
     quote = boats(5, 3)
     start = doc.text.index(quote)
-    out = R.render_document(doc, start, start + len(quote))
+    out = render_document(doc, start, start + len(quote))
     nav = re.search(r'<nav class="outline".*?</nav>', out).group(0)
     titles = [_text(a) for a in re.findall(r"<a [^>]*>.*?</a>", nav)]
     assert titles == [t for t, _ in SECTIONS]  # the PDF's bookmarks, in order
@@ -74,7 +74,7 @@ def test_quote_over_a_page_break_is_labelled_and_boxed_on_both_pages(tmp_path):
     assert marked and boxes[:half].sum() > 100 and boxes[half:].sum() > 100
     single, marked1 = page_image(pdf, 1, "Lock 3 was painted in spring")
     assert marked1 and _outline_pixels(single).shape[0] < boxes.shape[0] * 0.6
-    view = R.render_document(doc, start, end, (uri, marked, 1))
+    view = render_document(doc, start, end, (uri, marked, 1))
     assert "quote on pp. 1–2" in view and "Pages 1–2 as printed" in view
     assert 'data-pages="1–2"' in view
 

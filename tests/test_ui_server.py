@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ncpi_qa.apps.chat import app as ui
+from ncpi_qa.apps.chat import handlers as H
 from ncpi_qa.apps.chat.server import Guard, check_bind, read_auth_file
 from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.errors import RemoteBindRefusedError
@@ -183,13 +184,13 @@ def test_app_switches_to_an_index_built_while_it_runs(tmp_path, embedder):
     build_index(settings, embedder=embedder, log=lambda m: None)
     holder = Holder(QA(settings, embedder=embedder))
     old = holder.qa
-    turns, _ = ui.answer_turn(holder, "How long did the alpha review take?", [])
+    turns, _ = H.answer_turn(holder, "How long did the alpha review take?", [])
     assert holder.qa is old  # nothing new: no reload
     (corpus / "omega.txt").write_text(
         "Omega review\n\nThe omega review of custody took 14 weeks.\n"
     )
     build_index(settings, embedder=embedder, log=lambda m: None)  # as `ncpi-qa index` would
-    turns, turn = ui.answer_turn(holder, "How long did the omega review of custody take?", turns)
+    turns, turn = H.answer_turn(holder, "How long did the omega review of custody take?", turns)
     assert holder.qa is not old and len(holder.qa.store.documents) == 2
     assert not turn.abstained and "14 weeks" in turn.answer
 
@@ -198,14 +199,14 @@ def test_export_files_do_not_pile_up(tmp_path):
     import time as _time
 
     turn, _, quote = _hostile()
-    first = Path(ui.write_export([turn], tmp_path))
+    first = Path(H.write_export([turn], tmp_path))
     # verbatim inside its fenced quote, where Markdown reads nothing as markup
     assert f"> ```text\n> {quote}\n> ```" in first.read_text(encoding="utf-8")
     old = _time.time() - 2 * 3600
     os.utime(first, (old, old))
-    second = Path(ui.write_export([turn], tmp_path))
+    second = Path(H.write_export([turn], tmp_path))
     assert second.exists() and not first.exists()
-    assert ui.write_export([], tmp_path) is None
+    assert H.write_export([], tmp_path) is None
 
 
 def test_machine_names_only_for_every_interface():
@@ -218,6 +219,6 @@ def test_machine_names_only_for_every_interface():
 
 
 def test_status_line_speaks_the_answer_escaped():
-    out = ui.status_html("Answer ready.", spoken="64 <b>x</b>")
+    out = H.status_html("Answer ready.", spoken="64 <b>x</b>")
     assert 'role="status"' in out and '<span class="sr-only">64 &lt;b&gt;x&lt;/b&gt;</span>' in out
-    assert "sr-only" not in ui.status_html("Cleared.")
+    assert "sr-only" not in H.status_html("Cleared.")

@@ -16,6 +16,8 @@ from types import SimpleNamespace
 from ncpi_qa.apps.chat import handlers as H
 from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import parse_action
+from ncpi_qa.apps.chat.export import answer_text, export_markdown
+from ncpi_qa.apps.chat.turns import dump_turns, restore_turns
 from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.schema import ABSTAIN_PHRASE, CLOSEST_PHRASE, Turn, read_turns
 from tests.fakes import manifest_of
@@ -112,8 +114,8 @@ def test_a_declined_answer_lists_its_closest_passages_under_it():
 def test_closest_passages_survive_later_questions_and_a_reload():
     turns = _turns()
     turns.append(_turn("Later?", "answer"))
-    saved = R.dump_turns(turns)  # what the tab keeps in localStorage
-    back = R.restore_turns(json.loads(json.dumps(saved)), 20)
+    saved = dump_turns(turns)  # what the tab keeps in localStorage
+    back = restore_turns(json.loads(json.dumps(saved)), 20)
     assert [t.tier for t in back] == ["answer", "closest", "none", "answer"]
     assert [p.text for p in back[2].passages] == [P1, P2]
     assert re.findall(r'data-action="(near:2:\d)"', R.render_chat(back)) == ["near:2:0", "near:2:1"]
@@ -141,7 +143,7 @@ def test_a_closest_passage_reopens_beside_the_chat_from_the_document():
 
 
 def test_the_export_counts_tiers_apart_and_lists_the_closest_passages():
-    md = R.export_markdown(_turns())
+    md = export_markdown(_turns())
     assert ("3 questions: 1 answered with quotes; 1 with only the closest passage (not a "
             "confirmed answer); 1 not answered by the documents.") in md  # fmt: skip
     closest = md.split("## Q: Question closest?")[1].split("## Q:")[0]
@@ -151,7 +153,7 @@ def test_the_export_counts_tiers_apart_and_lists_the_closest_passages():
     assert "Closest passages found (not an answer):" in none
     for s in (P1, P2):  # each passage verbatim, in its fenced quote
         assert f"> ```text\n> {s}\n> ```" in none
-    copied = R.answer_text(_turns()[2])
+    copied = answer_text(_turns()[2])
     assert (
         copied.startswith("(Not answered by the documents)")
         and f"2. Ferry report · Sunday 2 — “{P2}”" in copied

@@ -115,7 +115,7 @@ def phase_serve(p: dict) -> dict:
     measure HNSW recall when the index is HNSW."""
     from bench_measure import Meter, dev_hits, shipped_only, status_mb, summarize
 
-    from ncpi_qa.index.store import Store
+    from ncpi_qa.index.files_store import Store
     from ncpi_qa.qa.pipeline import QA
     from ncpi_qa.settings import Settings
 

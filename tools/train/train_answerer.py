@@ -34,8 +34,8 @@ from train_mlp import SEED, fit_mlp
 
 from ncpi_qa.evals import squad
 from ncpi_qa.qa.answer import stage2_features
-from ncpi_qa.qa.features import FEATURES
-from ncpi_qa.qa.model import STAGE2_FEATURES, WEIGHTS, AnswerModel
+from ncpi_qa.qa.features import FEATURES, STAGE2_FEATURES
+from ncpi_qa.qa.model import WEIGHTS, AnswerModel
 from ncpi_qa.qa.reader import READER, Reading
 from ncpi_qa.settings import Settings, project_root
 

@@ -42,7 +42,7 @@ def domain_part(name, folder: Path, settings, embedder, work: Path):
 
 def part_from(name, settings, rows, embedder, work: Path):
     """A part's store, questions, their vectors and their dense and BM25 candidates."""
-    from ncpi_qa.index.store import Store
+    from ncpi_qa.index.files_store import Store
     from ncpi_qa.qa.retrieve import Retriever
 
     store = Store.load(settings.store_dir)

@@ -7,9 +7,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from ncpi_qa.errors import LoadError
-
-__all__ = ["ACTIVE_BUDGET", "Heading", "LoadError", "Parsed", "TextBuilder", "clean_inline"]
+__all__ = ["ACTIVE_BUDGET", "Heading", "Parsed", "TextBuilder", "clean_inline"]
 
 # The content budget of the file being parsed (ingest/limits.py); TextBuilder charges it.
 ACTIVE_BUDGET: ContextVar = ContextVar("ncpi_qa_parse_budget", default=None)

@@ -15,17 +15,14 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import Heading, LoadError, Parsed, TextBuilder, clean_inline
+from ncpi_qa.errors import LoadError
+from ncpi_qa.ingest.blocks import Heading, Parsed
 from ncpi_qa.ingest.limits import Limits
 from ncpi_qa.ingest.loaders import SUPPORTED_SUFFIXES, parse
 
 __all__ = [
     "Document",
-    "Heading",
-    "LoadError",
-    "TextBuilder",
     "assign_ids",
-    "clean_inline",
     "corpus_files",
     "file_sha256",
     "load_document",

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from xml.etree.ElementTree import ParseError, XMLPullParser
 
-from ncpi_qa.ingest.blocks import LoadError, Parsed, TextBuilder
+from ncpi_qa.errors import LoadError
+from ncpi_qa.ingest.blocks import Parsed, TextBuilder
 from ncpi_qa.ingest.limits import Budget, active
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import LoadError, Parsed, TextBuilder
+from ncpi_qa.errors import LoadError
+from ncpi_qa.ingest.blocks import Parsed, TextBuilder
 from ncpi_qa.ingest.docx_loader import load_docx
 from ncpi_qa.ingest.html_loader import load_html as _load_html
 from ncpi_qa.ingest.limits import Limits, active, budget_for, check_kind

@@ -29,7 +29,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ncpi_qa.ingest.blocks import LoadError, Parsed, TextBuilder
+from ncpi_qa.errors import LoadError
+from ncpi_qa.ingest.blocks import Parsed, TextBuilder
 from ncpi_qa.ingest.pdf_lines import Line, body_size, furniture, line_pitch, page_lines
 from ncpi_qa.ingest.text import dehyphenate, is_toc_line, normalize
 

@@ -21,10 +21,10 @@ import numpy as np
 
 from ncpi_qa.errors import AnswererWeightsError
 from ncpi_qa.qa.calibrator import CAL_FEATURES, Calibrator
-from ncpi_qa.qa.features import FEATURES, READ_FEATURES, STAGE2_FEATURES
+from ncpi_qa.qa.features import FEATURES, STAGE2_FEATURES
 
 WEIGHTS = Path(__file__).with_name("weights") / "answerer.json"
-__all__ = ["READ_FEATURES", "STAGE2_FEATURES", "AnswerModel", "MLP", "load_model"]
+__all__ = ["AnswerModel", "MLP", "load_model"]
 
 
 @dataclass

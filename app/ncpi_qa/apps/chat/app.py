@@ -19,19 +19,10 @@ from pathlib import Path
 
 from ncpi_qa.apps.chat import indexing as IX
 from ncpi_qa.apps.chat import render as R
-from ncpi_qa.apps.chat.handlers import (  # noqa: F401  (re-exported: the app's handler API)
-    _holder,
-    answer_turn,
-    browser_secret,
-    do_action,
-    first_panel,
-    record_feedback,
-    refresh,
-    status_html,
-    write_export,
-)
+from ncpi_qa.apps.chat.docview import render_panel_empty
+from ncpi_qa.apps.chat.handlers import _holder, status_html
 from ncpi_qa.apps.chat.server import Guard, check_bind, machine_names, read_auth_file
-from ncpi_qa.apps.chat.uploads import ALLOWED, add_document, removable, remove_document  # noqa: F401
+from ncpi_qa.apps.chat.uploads import ALLOWED
 
 EXAMPLES = [
     "How many inspections does the 2019 report draw on?",
@@ -163,7 +154,7 @@ def _layout(gr, holder, events) -> Widgets:
         with gr.Column(scale=2, min_width=320, elem_id="side-column"):
             with gr.Tabs(selected="passage", elem_id="side") as tabs:
                 with gr.Tab("Passage", id="passage"):
-                    panel = gr.HTML(R.render_panel_empty(), elem_id="panel", js_on_load=ACTION_JS)
+                    panel = gr.HTML(render_panel_empty(), elem_id="panel", js_on_load=ACTION_JS)
                 with gr.Tab("Sources", id="sources"):
                     sources = gr.HTML(events.sources_now(), elem_id="sources", js_on_load=ACTION_JS)
                 with gr.Tab("Add documents", id="add"):
@@ -227,7 +218,8 @@ def serve(demo, host: str = "127.0.0.1", port: int | None = None, settings=None,
     offline_env()
     from starlette.middleware import Middleware
 
-    from ncpi_qa.apps.chat.assets import CSS, HEAD, PAGE_JS, theme
+    from ncpi_qa.apps.chat.assets import CSS, HEAD, theme
+    from ncpi_qa.apps.chat.pagejs import PAGE_JS
 
     settings = settings or demo.holder.qa.settings
     allowed = {host, *settings.allowed_hosts, *machine_names(host)}

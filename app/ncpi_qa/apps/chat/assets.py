@@ -3,16 +3,14 @@
 Colours are chosen for WCAG AA contrast (4.5:1 for text) on the light theme. The script
 has no dependencies and fetches nothing: it copies answers to the clipboard and scrolls the
 quote a click on a ``[data-action]`` element brings up into view (the click itself reaches
-the server as its HTML component's click event: ``app.ACTION_JS``). ``PAGE_JS`` (also in
-the head) keeps each tab's conversation in localStorage under that tab's own key, jumps
+the server as its HTML component's click event: ``app.ACTION_JS``). ``pagejs.PAGE_JS`` (also
+in the head) keeps each tab's conversation in localStorage under that tab's own key, jumps
 within a document (outline, page number), takes a keyboard user to the newest answer's
 sources, puts focus back in the question box after an answer, and refuses a file over the
 size limit in the upload panel before it is sent.
 """
 
 from __future__ import annotations
-
-from ncpi_qa.apps.chat.pagejs import PAGE_JS  # noqa: F401  (served after HEAD)
 
 
 def theme():

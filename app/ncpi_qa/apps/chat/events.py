@@ -11,6 +11,7 @@ import gradio as gr
 from ncpi_qa.apps.chat import indexing as IX
 from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import REMOVAL, Action, parse_action
+from ncpi_qa.apps.chat.docview import render_panel_empty
 from ncpi_qa.apps.chat.handlers import (
     answer_turn,
     do_action,
@@ -19,7 +20,7 @@ from ncpi_qa.apps.chat.handlers import (
     status_html,
     write_export,
 )
-from ncpi_qa.apps.chat.turns import with_pages
+from ncpi_qa.apps.chat.turns import dump_turns, restore_turns, with_pages
 from ncpi_qa.apps.chat.uploads import removable, remove_document
 from ncpi_qa.schema import Turn
 
@@ -92,7 +93,7 @@ class ChatEvents:
             first_panel(holder, ts) if ok else gr.update(),
             gr.Tabs(selected="passage") if ok and not uploading else gr.update(),
             status_html(said(turn), spoken=turn.answer),
-            R.dump_turns(ts),
+            dump_turns(ts),
             gr.update(value=path, interactive=path is not None),
         )
 
@@ -109,7 +110,7 @@ class ChatEvents:
             gr.Tabs(selected="passage") if changed else gr.update(),
             ts,
             R.render_chat(ts),
-            R.dump_turns(ts),
+            dump_turns(ts),
             status_html(text),
             gr.update(),
             gr.update(),
@@ -138,7 +139,7 @@ class ChatEvents:
         return (
             [],
             R.render_chat([]),
-            R.render_panel_empty(),
+            render_panel_empty(),
             "",
             status_html("Conversation cleared, also from this browser tab."),
             "",
@@ -147,7 +148,7 @@ class ChatEvents:
 
     def load(self, raw, request: gr.Request):
         refresh(self.holder)
-        ts = R.restore_turns(raw, self.holder.qa.settings.max_history_turns)
+        ts = restore_turns(raw, self.holder.qa.settings.max_history_turns)
         path = write_export(ts, self.export_dir)
         return (
             ts,

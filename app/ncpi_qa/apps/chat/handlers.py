@@ -13,6 +13,8 @@ from pathlib import Path
 from ncpi_qa.apps.advice import explain
 from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import Action
+from ncpi_qa.apps.chat.docview import page_of, render_document, render_panel_empty
+from ncpi_qa.apps.chat.export import export_markdown
 from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.errors import NcpiError
 from ncpi_qa.schema import Turn
@@ -71,13 +73,13 @@ def answer_turn(holder, message: str | None, turns: list[Turn] | None) -> tuple[
 def first_panel(holder, turns: list[Turn]) -> str:
     """The side panel after an answer: its first citation, or its first closest passage."""
     if not turns or turns[-1].error:
-        return R.render_panel_empty()
+        return render_panel_empty()
     i, t = len(turns) - 1, turns[-1]
     if t.citations:
         return open_citation(_holder(holder), turns, i, t.citations[0].n)
     if t.passages:
         return open_closest(_holder(holder), turns, i, 0)
-    return R.render_panel_empty()
+    return render_panel_empty()
 
 
 def open_citation(holder: Holder, turns: list[Turn], i: int, n: int) -> str:
@@ -86,7 +88,7 @@ def open_citation(holder: Holder, turns: list[Turn], i: int, n: int) -> str:
     cite = next((c for c in turns[i].citations if c.n == n), None) if 0 <= i < len(turns) else None
     png = None
     if cite is not None:
-        text = R._doc_text(docs, cite.doc_id) or ""
+        text = R.doc_text(docs, cite.doc_id) or ""
         if text[cite.start : cite.end] == cite.quote:
             png = pdf_page(holder.qa.settings, docs.get(cite.doc_id), cite.start, cite.quote)
     return R.render_citation(turns, i, n, docs, png)
@@ -99,7 +101,7 @@ def open_closest(holder: Holder, turns: list[Turn], i: int, k: int) -> str:
     png = None
     if 0 <= k < len(passages):
         p = passages[k]
-        text = R._doc_text(docs, p.doc_id) or ""
+        text = R.doc_text(docs, p.doc_id) or ""
         if p.end <= len(text):
             png = pdf_page(holder.qa.settings, docs.get(p.doc_id), p.start, text[p.start : p.end])
     return R.render_closest(turns, i, k, docs, png)
@@ -111,10 +113,10 @@ def open_document(holder: Holder, turns: list[Turn], act: Action) -> tuple[str, 
     conversation, if there is one. Returns (panel HTML, status message)."""
     docs = holder.qa.store.documents
     doc_id, back = act.doc_id, act.turn
-    text = R._doc_text(docs, doc_id) or ""
+    text = R.doc_text(docs, doc_id) or ""
     if back is not None and act.passage:  # a closest passage, marked
         p = turns[back].passages[act.item]
-        spans = [(p.doc_id, p.start, p.end, (R._doc_text(docs, p.doc_id) or "")[p.start : p.end])]
+        spans = [(p.doc_id, p.start, p.end, (R.doc_text(docs, p.doc_id) or "")[p.start : p.end])]
     else:
         if back is not None:
             cites = [c for c in turns[back].citations if c.n == act.item]
@@ -126,7 +128,7 @@ def open_document(holder: Holder, turns: list[Turn], act: Action) -> tuple[str, 
     doc = docs.get(doc_id)
     title = doc.title if doc is not None else doc_id
     png = pdf_page(holder.qa.settings, doc, found[1], found[3]) if found else None
-    return R.render_document(doc, start, end, png, back=back), f"Document {title} shown."
+    return render_document(doc, start, end, png, back=back), f"Document {title} shown."
 
 
 def feedback_path(settings) -> Path:
@@ -201,7 +203,7 @@ def write_export(turns: list, folder: Path) -> str | None:
         except OSError:
             pass
     path = folder / f"ncpi-qa-conversation-{secrets.token_hex(4)}.md"
-    path.write_text(R.export_markdown(turns), encoding="utf-8")
+    path.write_text(export_markdown(turns), encoding="utf-8")
     return str(path)
 
 
@@ -240,7 +242,7 @@ def pdf_page(settings, doc, start: int, quote: str | None):
     is on, or None."""
     if doc is None or doc.kind != "pdf" or settings is None:
         return None
-    number = R.page_of(doc, start)
+    number = page_of(doc, start)
     corpus = Path(settings.corpus_dir)
     path = corpus / doc.source
     if not path.is_file():

@@ -1,4 +1,5 @@
-"""HTML for the chat app: the conversation, a citation, a document, the sources list.
+"""HTML for the chat app: the conversation, a citation, a closest passage (the whole
+document is ``docview``'s, the sources list ``indexing``'s, the export ``export``'s).
 
 Pure functions over typed turns (``schema.Turn``; no Gradio), so tests call them directly.
 Every piece of document text, question and title goes through ``html.escape`` before it
@@ -15,16 +16,8 @@ from __future__ import annotations
 import html
 import re
 
-from ncpi_qa.apps.chat.docview import (  # noqa: F401
-    page_figure,
-    page_of,
-    pages_of,
-    render_document,
-    render_panel_empty,
-)
-from ncpi_qa.apps.chat.export import answer_text, display_labels, export_markdown  # noqa: F401
-from ncpi_qa.apps.chat.indexing import render_sources  # noqa: F401
-from ncpi_qa.apps.chat.turns import dump_turns, restore_turns  # noqa: F401  (re-exported)
+from ncpi_qa.apps.chat.docview import page_figure, pages_of, render_panel_empty
+from ncpi_qa.apps.chat.export import answer_text, display_labels
 from ncpi_qa.schema import Turn, TurnCitation, TurnPassage
 
 # a passage scrolls on its own (max-height): focusable, so a keyboard can scroll it
@@ -156,7 +149,7 @@ def _closest_list(i: int, turn: Turn) -> str:
 # ---------------------------------------------------------------------------- side panel
 
 
-def _doc_text(documents, doc_id) -> str | None:
+def doc_text(documents, doc_id) -> str | None:
     doc = (documents or {}).get(doc_id)
     if doc is None:
         return None
@@ -198,7 +191,7 @@ def passage_around(
     offsets (it was re-indexed), the quote alone, not verified.
     """
     start, end, quote = citation.start, citation.end, citation.quote
-    text = _doc_text(documents, citation.doc_id)
+    text = doc_text(documents, citation.doc_id)
     if text is not None and 0 <= start <= end <= len(text) and text[start:end] == quote:
         for p in passages:
             if (
@@ -300,7 +293,7 @@ def render_closest(turns: list[Turn], i: int, k: int, documents, page_png=None) 
     if not (0 <= k < len(passages)):
         return render_panel_empty("That passage is not listed under the answer.")
     p = passages[k]
-    text = _doc_text(documents, p.doc_id)
+    text = doc_text(documents, p.doc_id)
     start, end, saved = p.start, p.end, p.text
     ok = (
         text is not None

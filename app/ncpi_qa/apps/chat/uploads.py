@@ -53,7 +53,8 @@ def check_upload(path: Path, original_name: str, settings) -> tuple[str | None, 
     reason is the loader's own message, as ``ncpi-qa index`` prints it after "Skipped NAME:":
     the same size limit (``max_file_mb``), content limits (``ingest/limits.py``) and
     file-type checks. The parse is kept, so the build that follows does not parse it again."""
-    from ncpi_qa.ingest.documents import LoadError, load_document
+    from ncpi_qa.errors import LoadError
+    from ncpi_qa.ingest.documents import load_document
     from ncpi_qa.ingest.limits import Limits, size_refusal
 
     name = safe_name(original_name)
