@@ -104,8 +104,8 @@ def test_fixture_corpus_retrieves_as_faiss(fixture_corpus, fake_index, fake_embe
 
     ms = on_milvus(fixture_corpus)
     report = build_index(ms, embedder=fake_embedder, log=quiet)
-    assert report.n_chunks == Store.load(fake_index.store_dir).manifest.n_chunks
     files, mil = Store.load(fake_index.store_dir), open_store(ms)
+    assert report.n_chunks == files.manifest.n_chunks
     assert isinstance(mil, MilvusStore) and set(mil.documents) == set(files.documents)
     assert mil.documents["fixture-notes"].text == files.documents["fixture-notes"].text
     assert [c.chunk_id for c in mil.chunks] == [c.chunk_id for c in files.chunks]
@@ -319,10 +319,9 @@ def test_an_upload_through_one_replica_is_answered_by_another(tmp_path, embedder
     (corpus / "alpha.txt").write_text("Alpha review\n\nThe alpha review took 6 weeks in 2018.\n")
     # abstain_threshold 0: both quote their best sentence (what is replicated is the index,
     # not the decision to answer, which the evals measure)
-    sa = on_milvus(corpus, name="replica-a").model_copy(update={"abstain_threshold": 0.0})
+    sa = on_milvus(corpus, name="replica-a", abstain_threshold=0.0)
     build_index(sa, embedder=embedder, log=quiet)
-    sb = on_milvus(tmp_path / "corpus-b", name="replica-b")  # B holds no corpus at all
-    sb = sb.model_copy(update={"abstain_threshold": 0.0})
+    sb = on_milvus(tmp_path / "corpus-b", name="replica-b", abstain_threshold=0.0)  # no corpus
     a, b = Holder(QA(sa, embedder=embedder)), Holder(QA(sb, embedder=embedder))
     q = "How long did the alpha review take?"
     _, ta = ui.answer_turn(a, q, [])

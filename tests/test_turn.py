@@ -8,7 +8,7 @@ import json
 from ncpi_qa.apps.chat.turns import dump_turns, restore_turns
 from ncpi_qa.ingest.chunking import Chunk
 from ncpi_qa.qa.followup import earlier
-from ncpi_qa.schema import Answer, Citation, Context, Passage, Turn
+from ncpi_qa.schema import MAX_ITEMS, MAX_TEXT, Answer, Citation, Context, Passage, Turn, read_turns
 
 TEXT = "Intro. The engine was invented by Thomas Newcomen around 1712. Outro."
 QUOTE = "The engine was invented by Thomas Newcomen around 1712."
@@ -78,3 +78,20 @@ def test_a_context_of_the_wrong_shape_is_read_field_by_field():
     turn = Turn.model_validate({"question": "Q?", "context": context})
     assert turn.context == Context(questions=["A?"])
     assert Turn.model_validate({"question": "Q?", "context": "a string"}).context is None
+
+
+def test_restored_history_is_checked_and_bounded():
+    turn = _conversation()[0]
+    junk = [
+        "text",
+        {"q": 5},
+        {"q": "x" * 100_000, "citations": [{"n": "1"}, {"n": 2, "start": "0"}] * 50},
+        {**turn.model_dump(), "feedback": "<b>", "abstained": "yes"},
+    ]
+    turns = read_turns(junk * 30, max_turns=3)
+    assert len(turns) == 2  # only the last 3 entries are looked at, 2 of them are turns
+    assert len(turns[0].question) == MAX_TEXT
+    assert len(turns[0].citations) == MAX_ITEMS // 2
+    assert turns[0].citations[0].start == 0
+    assert turns[1].feedback is None and turns[1].abstained is False
+    assert read_turns({"q": "x"}, 5) == [] and read_turns(None, 5) == []

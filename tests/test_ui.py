@@ -25,7 +25,7 @@ from ncpi_qa.apps.chat.export import answer_text, display_labels, export_markdow
 from ncpi_qa.apps.chat.indexing import render_sources
 from ncpi_qa.apps.chat.turns import dump_turns, restore_turns
 from ncpi_qa.apps.chat.uploads import Holder, add_document, safe_name
-from ncpi_qa.schema import MAX_ITEMS, MAX_TEXT, Turn, TurnCitation, read_turns
+from ncpi_qa.schema import Turn, TurnCitation, read_turns
 from tests.fakes import manifest_of
 
 Q64 = "How many inspections does the 2019 report draw on?"
@@ -341,23 +341,6 @@ def test_labels_are_told_apart_when_they_would_repeat():
     assert len(set(labels.values())) == 3
     assert labels[1] == "Page · Intro · “One two three four five six…”"
     assert labels[3] == "Page · Later"
-
-
-def test_restored_history_is_checked_and_bounded():
-    turn, _, _ = _hostile()
-    junk = [
-        "text",
-        {"q": 5},
-        {"q": "x" * 100_000, "citations": [{"n": "1"}, {"n": 2, "start": "0"}] * 50},
-        {**turn.model_dump(), "feedback": "<b>", "abstained": "yes"},
-    ]
-    turns = read_turns(junk * 30, max_turns=3)
-    assert len(turns) == 2  # only the last 3 entries are looked at, 2 of them are turns
-    assert len(turns[0].question) == MAX_TEXT
-    assert len(turns[0].citations) == MAX_ITEMS // 2
-    assert turns[0].citations[0].start == 0
-    assert turns[1].feedback is None and turns[1].abstained is False
-    assert read_turns({"q": "x"}, 5) == [] and read_turns(None, 5) == []
 
 
 def test_a_changed_document_does_not_mark_the_wrong_text():

@@ -4,6 +4,7 @@ one record per question. Metric definitions are in evals/README.md."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from functools import lru_cache
 
 from ncpi_qa.evals.dataset import Row
@@ -150,135 +151,147 @@ def score_records(rows: list[Row], records: list[dict], documents, chunks) -> di
     doc_id -> object with .text; ``chunks`` is the store's chunk list (objects with chunk_id,
     doc_id, start, end)."""
     chunks_by_id = {c.chunk_id: c for c in chunks}
-    n_ans = n_correct = n_false_abst = n_unans = n_abst_ok = 0
-    n_cites = n_valid = n_prec_cites = n_supporting = 0
-    n_recall_rows = n_recalled = n_page_cites = n_page_ok = 0
+    n: Counter[str] = Counter()  # the counts the ratios are made of
     ranks: dict[str, list[int | None]] = {m: [] for m in MODES}
     failures, per_question, not_found = [], [], []
     for row, rec in zip(rows, records, strict=True):
         cites = rec.get("citations") or []
-        abstained = bool(rec.get("abstained"))
         spans = locate_support(row.support, documents)
         if row.support and not spans:
             not_found.append(row.id)
         valid = [citation_valid(c, documents) for c in cites]
         supports = [citation_supports(c, spans, chunks_by_id) for c in cites]
-        n_cites += len(cites)
-        n_valid += sum(valid)
-        kinds, correct = [], None
-        tier = tier_of(rec)
-        if row.unanswerable:  # right when nothing is asserted (closest or none tier)
-            n_unans += 1
-            correct = abstained
-            n_abst_ok += correct
-            if not correct:
-                kinds.append("should_abstain")
-        else:
-            n_ans += 1
-            correct = not abstained and answer_correct(
-                rec.get("answer", ""), row.answers, row.all_of
-            )
-            n_correct += correct
-            n_false_abst += abstained
-            if abstained:
-                kinds.append("false_abstention")
-            elif not correct:
-                kinds.append("wrong_answer")
-            if row.support:
-                n_recall_rows += 1
-                n_recalled += any(supports)
-                n_prec_cites += len(cites)
-                n_supporting += sum(supports)
-                if cites and not all(supports):
-                    kinds.append("unsupported_citation")
-                for m in MODES:
-                    if m in (rec.get("retrieved") or {}):
-                        ranks[m].append(first_relevant_rank(rec["retrieved"][m], chunks, spans))
-            if row.page is not None:
-                for c, ok in zip(cites, supports, strict=True):
-                    if ok:
-                        n_page_cites += 1
-                        n_page_ok += c.get("page") == row.page
+        n["cites"] += len(cites)
+        n["valid"] += sum(valid)
+        correct, kinds = _judge(row, rec, cites, supports, n)
+        if not row.unanswerable and row.support:
+            for m in MODES:
+                if m in (rec.get("retrieved") or {}):
+                    ranks[m].append(first_relevant_rank(rec["retrieved"][m], chunks, spans))
         if not all(valid):
             kinds.append("invalid_citation")
-        compact = [
-            {
-                "n": c.get("n"),
-                "doc_id": c.get("doc_id"),
-                "page": c.get("page"),
-                "start": c.get("start"),
-                "end": c.get("end"),
-                "chunk_id": c.get("chunk_id"),
-                "quote": c.get("quote"),
-                "valid": v,
-                "supports": s,
-            }
-            for c, v, s in zip(cites, valid, supports, strict=True)
-        ]
-        for kind in kinds:
-            expected = {
-                "unsupported_citation": f"support: {row.support}",
-                "invalid_citation": "each quote == document text[start:end]",
-            }.get(kind, _expected(row))
-            failures.append(
-                {
-                    "id": row.id,
-                    "question": row.question,
-                    "kind": kind,
-                    "expected": expected,
-                    "got": rec.get("answer", ""),
-                    "citations": compact,
-                }
-            )
-        forced = rec.get("forced_answer")
-        per_question.append(
+        failures += _failures(row, rec, kinds, _compact(cites, valid, supports))
+        per_question.append(_question(row, rec, cites, correct, chunks, spans))
+    return _summary(rows, records, n, ranks, failures, per_question, not_found)
+
+
+def _judge(
+    row: Row, rec: dict, cites: list, supports: list[bool], n: Counter
+) -> tuple[bool, list[str]]:
+    """(right?, the kinds of failure so far) for one answer, counting into ``n``: an
+    unanswerable row is right when nothing is asserted (closest or none tier)."""
+    abstained = bool(rec.get("abstained"))
+    kinds = []
+    if row.unanswerable:
+        n["unans"] += 1
+        correct = abstained
+        n["abst_ok"] += correct
+        if not correct:
+            kinds.append("should_abstain")
+        return correct, kinds
+    n["ans"] += 1
+    correct = not abstained and answer_correct(rec.get("answer", ""), row.answers, row.all_of)
+    n["correct"] += correct
+    n["false_abst"] += abstained
+    if abstained:
+        kinds.append("false_abstention")
+    elif not correct:
+        kinds.append("wrong_answer")
+    if row.support:
+        n["recall_rows"] += 1
+        n["recalled"] += any(supports)
+        n["prec_cites"] += len(cites)
+        n["supporting"] += sum(supports)
+        if cites and not all(supports):
+            kinds.append("unsupported_citation")
+    if row.page is not None:
+        for c, ok in zip(cites, supports, strict=True):
+            if ok:
+                n["page_cites"] += 1
+                n["page_ok"] += c.get("page") == row.page
+    return correct, kinds
+
+
+def _compact(cites: list, valid: list[bool], supports: list[bool]) -> list[dict]:
+    keys = ("n", "doc_id", "page", "start", "end", "chunk_id", "quote")
+    return [
+        {**{k: c.get(k) for k in keys}, "valid": v, "supports": s}
+        for c, v, s in zip(cites, valid, supports, strict=True)
+    ]
+
+
+def _failures(row: Row, rec: dict, kinds: list[str], compact: list[dict]) -> list[dict]:
+    out = []
+    for kind in kinds:
+        expected = {
+            "unsupported_citation": f"support: {row.support}",
+            "invalid_citation": "each quote == document text[start:end]",
+        }.get(kind, _expected(row))
+        out.append(
             {
                 "id": row.id,
-                "unanswerable": row.unanswerable,
-                "kind": row.kind or ("unanswerable" if row.unanswerable else "answerable"),
-                "abstained": abstained,
-                "tier": tier,
-                "correct": bool(correct),
-                "confidence": rec.get("best_score"),
-                "forced_right": (not row.unanswerable)
-                and answer_correct(
-                    rec.get("answer", "") if forced is None else forced, row.answers, row.all_of
-                ),
-                "first_right": (not row.unanswerable)
-                and bool(cites)
-                and answer_correct(cites[0].get("quote", ""), row.answers, row.all_of),
-                "best_score": rec.get("best_score"),
-                "latency_ms": rec.get("latency_ms"),
-                "n_citations": len(cites),
-                "ranks": {
-                    m: first_relevant_rank(rec["retrieved"][m], chunks, spans)
-                    for m in (rec.get("retrieved") or {})
-                }
-                if row.support
-                else {},
+                "question": row.question,
+                "kind": kind,
+                "expected": expected,
+                "got": rec.get("answer", ""),
+                "citations": compact,
             }
         )
+    return out
+
+
+def _question(row: Row, rec: dict, cites: list, correct, chunks, spans) -> dict:
+    """One row's line of ``per_question`` (the tiers' promise and the reports read these)."""
+    forced = rec.get("forced_answer")
+    return {
+        "id": row.id,
+        "unanswerable": row.unanswerable,
+        "kind": row.kind or ("unanswerable" if row.unanswerable else "answerable"),
+        "abstained": bool(rec.get("abstained")),
+        "tier": tier_of(rec),
+        "correct": bool(correct),
+        "confidence": rec.get("best_score"),
+        "forced_right": (not row.unanswerable)
+        and answer_correct(
+            rec.get("answer", "") if forced is None else forced, row.answers, row.all_of
+        ),
+        "first_right": (not row.unanswerable)
+        and bool(cites)
+        and answer_correct(cites[0].get("quote", ""), row.answers, row.all_of),
+        "best_score": rec.get("best_score"),
+        "latency_ms": rec.get("latency_ms"),
+        "n_citations": len(cites),
+        "ranks": {
+            m: first_relevant_rank(rec["retrieved"][m], chunks, spans)
+            for m in (rec.get("retrieved") or {})
+        }
+        if row.support
+        else {},
+    }
+
+
+def _summary(rows, records, n: Counter, ranks, failures, per_question, not_found) -> dict:
     latencies = [r["latency_ms"] for r in records if r.get("latency_ms") is not None]
     result = {
         "n": len(rows),
-        "n_answerable": n_ans,
-        "n_unanswerable": n_unans,
-        "answer_accuracy": _ratio(n_correct, n_ans),
-        "false_abstention_rate": _ratio(n_false_abst, n_ans),
-        "abstention_accuracy": _ratio(n_abst_ok, n_unans),
-        "citation_validity": _ratio(n_valid, n_cites) if n_cites else 1.0,
-        "citation_precision": _ratio(n_supporting, n_prec_cites),
-        "citation_recall": _ratio(n_recalled, n_recall_rows),
+        "n_answerable": n["ans"],
+        "n_unanswerable": n["unans"],
+        "answer_accuracy": _ratio(n["correct"], n["ans"]),
+        "false_abstention_rate": _ratio(n["false_abst"], n["ans"]),
+        "abstention_accuracy": _ratio(n["abst_ok"], n["unans"]),
+        "citation_validity": _ratio(n["valid"], n["cites"]) if n["cites"] else 1.0,
+        "citation_precision": _ratio(n["supporting"], n["prec_cites"]),
+        "citation_recall": _ratio(n["recalled"], n["recall_rows"]),
         "retrieval": {m: retrieval_metrics(ranks[m]) for m in MODES},
         "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
         "failures": failures,
-        "n_citations": n_cites,
+        "n_citations": n["cites"],
         "support_not_found": not_found,
         "latencies_ms": latencies,
         "per_question": per_question,
     }
     if any(r.page is not None for r in rows):
-        result["citation_page_accuracy"] = _ratio(n_page_ok, n_page_cites)
+        result["citation_page_accuracy"] = _ratio(n["page_ok"], n["page_cites"])
     if any(r.kind for r in rows):  # SQuAD: the three kinds of question, apart
         result.update(kind_accuracies(per_question))
     result.update(promise_figures(per_question))

@@ -55,8 +55,6 @@ def default_dataset() -> Path:
 def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
     """Ask every question once, the app's way, and score the answers; the retrieval figures
     and the threshold sweep reuse that one answer's rankings and candidates."""
-    from ncpi_qa.qa.question import analyse
-
     log = log or _log
     store, answerer = qa.store, qa.answerer
     k_ans = k or qa.settings.top_k
@@ -64,46 +62,17 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
     records, replay = [], []
     t0 = time.perf_counter()
     for i, row in enumerate(rows, start=1):
-        try:
-            a = qa.ask(row.question, k=k_ans)
-        except NcpiError as e:  # e.g. a question over max_question_chars
-            raise NcpiError(
-                f"Question '{row.id}' (dataset line {row.line}) cannot be asked: {e}"
-            ) from None
-        best = a.best_score
-        best = float(best) if best is not None and math.isfinite(best) else None
-        forced = answerer.decide(
-            analyse(a.question), a.candidates, float("inf"), threshold=float("-inf")
-        )  # what the answer tier would say at any threshold: the risk-coverage curve's
-        records.append(
-            {
-                "answer": a.text,
-                "abstained": a.abstained,
-                "tier": a.tier,
-                "forced_answer": forced.text if a.candidates else None,
-                "citations": [c.to_dict() for c in a.citations],
-                "latency_ms": a.timings_ms.get("total"),
-                "best_score": None if best is None else round(best, 4),
-                "retrieved": {m: r[: max(HIT_KS)] for m, r in a.rankings.items()},
-            }
-        )
-        replay.append((analyse(a.question), a.candidates, a.best_score))
+        record, again = _ask(qa, row, k_ans)
+        records.append(record)
+        replay.append(again)
         if i % 50 == 0 or i == len(rows):
             log(f"eval: {i}/{len(rows)} questions ({time.perf_counter() - t0:.1f}s)")
     result = score_records(rows, records, store.documents, store.chunks)
     configured = float(answerer.threshold)
-    sweep = []
-    for t in sweep_thresholds([r["best_score"] for r in records], configured):
-        outcomes = []
-        for profile, candidates, answerability in replay:
-            score = answerability if answerability is not None else float("-inf")
-            d = answerer.decide(profile, candidates, score, t)
-            outcomes.append((d.declined, d.text, len(d.citations)))
-        sweep.append(sweep_point(t, rows, outcomes, configured))
     result.update(
         {
             "threshold": configured,
-            "threshold_sweep": sweep,
+            "threshold_sweep": _sweep(answerer, rows, records, replay, configured),
             "k": k_ans,
             "retrieval_k": max(HIT_KS),
             "fusion_dense_weight": qa.retriever.dense_weight,
@@ -113,6 +82,48 @@ def evaluate(qa, rows: list[Row], k: int | None = None, log=None) -> dict:
         }
     )
     return result
+
+
+def _ask(qa, row: Row, k: int) -> tuple[dict, tuple]:
+    """One question asked: its record for ``score_records``, and what the threshold sweep
+    decides again (the profile, the candidates, the answerability)."""
+    from ncpi_qa.qa.question import analyse
+
+    try:
+        a = qa.ask(row.question, k=k)
+    except NcpiError as e:  # e.g. a question over max_question_chars
+        raise NcpiError(
+            f"Question '{row.id}' (dataset line {row.line}) cannot be asked: {e}"
+        ) from None
+    best = a.best_score
+    best = float(best) if best is not None and math.isfinite(best) else None
+    forced = qa.answerer.decide(
+        analyse(a.question), a.candidates, float("inf"), threshold=float("-inf")
+    )  # what the answer tier would say at any threshold: the risk-coverage curve's
+    record = {
+        "answer": a.text,
+        "abstained": a.abstained,
+        "tier": a.tier,
+        "forced_answer": forced.text if a.candidates else None,
+        "citations": [c.to_dict() for c in a.citations],
+        "latency_ms": a.timings_ms.get("total"),
+        "best_score": None if best is None else round(best, 4),
+        "retrieved": {m: r[: max(HIT_KS)] for m, r in a.rankings.items()},
+    }
+    return record, (analyse(a.question), a.candidates, a.best_score)
+
+
+def _sweep(answerer, rows: list[Row], records: list[dict], replay: list, configured: float):
+    """The answers decided again at each threshold (the risk-coverage curve)."""
+    sweep = []
+    for t in sweep_thresholds([r["best_score"] for r in records], configured):
+        outcomes = []
+        for profile, candidates, answerability in replay:
+            score = answerability if answerability is not None else float("-inf")
+            d = answerer.decide(profile, candidates, score, t)
+            outcomes.append((d.declined, d.text, len(d.citations)))
+        sweep.append(sweep_point(t, rows, outcomes, configured))
+    return sweep
 
 
 def _squad_rows(opts: EvalOptions, settings, log):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -177,6 +178,24 @@ def chunk_document(
     ``counter`` counts the model's tokens (the index passes the embedding model's tokenizer,
     ``index.embedding.model_token_counter``); without one, the CharTokens upper bound."""
     counter = counter or CharTokens()
+    chunks: list[Chunk] = []
+    for section, page, paragraphs in _groups(doc):
+        head = Chunk("", doc.doc_id, doc.title, section, page, 0, 0, "").embed_head()
+        # [CLS] + head + text + [SEP]; the newline between head and text is no token.
+        budget = max_tokens - 2 - counter.counts([head])[0]
+        budget = max(min(budget, max_tokens - 2), 8)
+        paragraphs = [
+            [p for s, e in sents for p in split_span(doc.text, s, e, max_chars, budget, counter)]
+            for sents in paragraphs
+        ]
+        for sents in _packed(doc.text, paragraphs, max_chars, budget, counter):
+            _emit(doc, section, page, sents, budget, counter, chunks)
+    return chunks
+
+
+def _groups(doc: Document) -> list[tuple[str, int | None, list[list[tuple[int, int]]]]]:
+    """The document's blocks as sentence spans (contents lines left out), each block a
+    paragraph, grouped while the section and the page stay the same."""
     text = doc.text
     groups: list[tuple[str, int | None, list[list[tuple[int, int]]]]] = []
     for a, b in _blocks(doc):
@@ -188,79 +207,81 @@ def chunk_document(
             groups[-1][2].append(sents)
         else:
             groups.append((key[0], key[1], [sents]))
+    return groups
 
-    chunks: list[Chunk] = []
 
-    def emit(section, page, sents, budget):
-        # Token counts add up across whitespace; pieces cut between tokens (no whitespace
-        # between them) may tokenise differently together: count those chunks again.
-        pairs = zip(sents, sents[1:], strict=False)
-        joined = any(not text[a[1] : b[0]][:1].isspace() for a, b in pairs)
-        if joined and len(sents) > 1:
-            n = counter.counts([text[sents[0][0] : sents[-1][1]]])[0]
-            if n > budget:
-                half = len(sents) // 2
-                emit(section, page, sents[:half], budget)
-                emit(section, page, sents[half:], budget)
-                return
-        start, end = sents[0][0], sents[-1][1]
-        chunks.append(
-            Chunk(
-                chunk_id(doc, page, start, end),
-                doc.doc_id,
-                doc.title,
-                section,
-                page,
-                start,
-                end,
-                text[start:end],
-                list(sents),
-            )
+def _packed(
+    text: str,
+    paragraphs: list[list[tuple[int, int]]],
+    max_chars: int,
+    budget: int,
+    counter: TokenCounter,
+) -> Iterator[list[tuple[int, int]]]:
+    """The spans of one group packed greedily into chunks of at most ``max_chars``
+    characters and ``budget`` tokens: whole paragraphs where they fit, else a long
+    paragraph's sentences one by one."""
+    flat = [s for sents in paragraphs for s in sents]
+    n_tok = dict(zip(flat, counter.counts([text[s:e] for s, e in flat]), strict=True))
+
+    def gap(a, b):  # tokens between two spans: an upper bound (bullets, punctuation)
+        return CharTokens().counts([text[a[1] : b[0]]])[0]
+
+    current: list[tuple[int, int]] = []
+    used = 0  # tokens in current, gaps included
+    for sents in paragraphs:
+        para_tok = sum(n_tok[s] for s in sents) + sum(
+            gap(x, y) for x, y in zip(sents, sents[1:], strict=False)
         )
-
-    for section, page, paragraphs in groups:
-        head = Chunk("", doc.doc_id, doc.title, section, page, 0, 0, "").embed_head()
-        # [CLS] + head + text + [SEP]; the newline between head and text is no token.
-        budget = max_tokens - 2 - counter.counts([head])[0]
-        budget = max(min(budget, max_tokens - 2), 8)
-        paragraphs = [
-            [p for s, e in sents for p in split_span(text, s, e, max_chars, budget, counter)]
-            for sents in paragraphs
-        ]
-        flat = [s for sents in paragraphs for s in sents]
-        n_tok = dict(zip(flat, counter.counts([text[s:e] for s, e in flat]), strict=True))
-
-        def gap(a, b):  # tokens between two spans: an upper bound (bullets, punctuation)
-            return CharTokens().counts([text[a[1] : b[0]]])[0]
-
-        current: list[tuple[int, int]] = []
-        used = 0  # tokens in current, gaps included
-        for sents in paragraphs:
-            para_tok = sum(n_tok[s] for s in sents) + sum(
-                gap(x, y) for x, y in zip(sents, sents[1:], strict=False)
-            )
+        if current and (
+            sents[-1][1] - current[0][0] > max_chars
+            or used + gap(current[-1], sents[0]) + para_tok > budget
+        ):
+            yield current
+            current, used = [], 0
+        if sents[-1][1] - sents[0][0] <= max_chars and para_tok <= budget:
+            used += (gap(current[-1], sents[0]) if current else 0) + para_tok
+            current.extend(sents)
+            continue
+        for s in sents:  # a long paragraph: pack its sentences
             if current and (
-                sents[-1][1] - current[0][0] > max_chars
-                or used + gap(current[-1], sents[0]) + para_tok > budget
+                s[1] - current[0][0] > max_chars or used + gap(current[-1], s) + n_tok[s] > budget
             ):
-                emit(section, page, current, budget)
+                yield current
                 current, used = [], 0
-            if sents[-1][1] - sents[0][0] <= max_chars and para_tok <= budget:
-                used += (gap(current[-1], sents[0]) if current else 0) + para_tok
-                current.extend(sents)
-                continue
-            for s in sents:  # a long paragraph: pack its sentences
-                if current and (
-                    s[1] - current[0][0] > max_chars
-                    or used + gap(current[-1], s) + n_tok[s] > budget
-                ):
-                    emit(section, page, current, budget)
-                    current, used = [], 0
-                used += (gap(current[-1], s) if current else 0) + n_tok[s]
-                current.append(s)
-        if current:
-            emit(section, page, current, budget)
-    return chunks
+            used += (gap(current[-1], s) if current else 0) + n_tok[s]
+            current.append(s)
+    if current:
+        yield current
+
+
+def _emit(doc, section, page, sents, budget, counter: TokenCounter, chunks: list[Chunk]) -> None:
+    """One chunk of ``sents`` onto ``chunks``. Token counts add up across whitespace; pieces
+    cut between tokens (no whitespace between them) may tokenise differently together: such
+    a chunk is counted again, and halved while it is over ``budget``."""
+    text = doc.text
+    pairs = zip(sents, sents[1:], strict=False)
+    joined = any(not text[a[1] : b[0]][:1].isspace() for a, b in pairs)
+    if joined and len(sents) > 1:
+        n = counter.counts([text[sents[0][0] : sents[-1][1]]])[0]
+        if n > budget:
+            half = len(sents) // 2
+            _emit(doc, section, page, sents[:half], budget, counter, chunks)
+            _emit(doc, section, page, sents[half:], budget, counter, chunks)
+            return
+    start, end = sents[0][0], sents[-1][1]
+    chunks.append(
+        Chunk(
+            chunk_id(doc, page, start, end),
+            doc.doc_id,
+            doc.title,
+            section,
+            page,
+            start,
+            end,
+            text[start:end],
+            list(sents),
+        )
+    )
 
 
 def split_span(

@@ -119,7 +119,9 @@ def _core_title(zf: zipfile.ZipFile, budget: Budget) -> str:
 def _body(zf: zipfile.ZipFile, part: str, budget: Budget) -> Iterator[tuple[str | None, str]]:
     """(style id, text) of each body paragraph, and (None, "a | b") of each top-level table
     row, in document order. Text in table cells goes into the row; text boxes' paragraphs
-    come out on their own; ``mc:Fallback`` copies and tables of contents are skipped."""
+    come out on their own; ``mc:Fallback`` copies and tables of contents are skipped.
+    One pass whose cases share the open paragraph/cell/row state: long on purpose
+    (tests/test_sizes.py)."""
     paras: list[list] = []  # open paragraphs: [style id, pieces]
     cells: list[list[str]] = []  # open table cells: their paragraphs' text
     rows: list[list[str]] = []  # open table rows: their cells' text

@@ -31,7 +31,14 @@ from pathlib import Path
 
 from ncpi_qa.errors import LoadError
 from ncpi_qa.ingest.blocks import Parsed, TextBuilder
-from ncpi_qa.ingest.pdf_lines import Line, body_size, furniture, line_pitch, page_lines
+from ncpi_qa.ingest.pdf_lines import (
+    Line,
+    body_size,
+    furniture,
+    line_pitch,
+    page_lines,
+    pdf_outline,
+)
 from ncpi_qa.ingest.text import dehyphenate, is_toc_line, normalize
 
 _BULLET_LINE = re.compile(
@@ -62,7 +69,7 @@ def load_pdf(path: Path, data: bytes) -> Parsed:
             except Exception as e:
                 raise LoadError(f"encrypted PDF that cannot be opened ({e})") from e
         n_pages = len(reader.pages)
-        outline = _pdf_outline(reader)
+        outline = pdf_outline(reader)
         pages = [page_lines(page) for page in reader.pages]
         b = build_text(pages, outline)
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
@@ -97,14 +104,8 @@ def _is_heading(ln: Line, body: float, titles: set[str]) -> bool:
 
 def page_blocks(lines: list[Line], body: float, pitch: float, titles: set[str], width: float):
     """One page's lines (furniture already out) grouped into blocks."""
-    if sum(is_toc_line(ln.text) for ln in lines) >= 3:  # a contents page: lines kept as lines
-        out, toc = [], []
-        for ln in lines:
-            if _is_heading(ln, body, titles) and not is_toc_line(ln.text) and not toc:
-                out.append(Block("heading", [ln]))
-            else:
-                toc.append(ln)
-        return out + ([Block("toc", toc)] if toc else [])
+    if sum(is_toc_line(ln.text) for ln in lines) >= 3:
+        return _contents_blocks(lines, body, titles)
     blocks: list[Block] = []
     prev: Line | None = None
     for ln in lines:
@@ -156,6 +157,17 @@ def page_blocks(lines: list[Line], body: float, pitch: float, titles: set[str], 
             blocks.append(Block("para", [ln]))
         prev = ln
     return blocks
+
+
+def _contents_blocks(lines: list[Line], body: float, titles: set[str]) -> list[Block]:
+    """A contents page: its heading, then its lines kept as lines (the chunker skips them)."""
+    out, toc = [], []
+    for ln in lines:
+        if _is_heading(ln, body, titles) and not is_toc_line(ln.text) and not toc:
+            out.append(Block("heading", [ln]))
+        else:
+            toc.append(ln)
+    return out + ([Block("toc", toc)] if toc else [])
 
 
 def _wraps(heading: list[Line], ln: Line, body: float, pitch: float, titles: set[str]) -> bool:
@@ -380,26 +392,3 @@ def _heading_levels(pages, outline, body) -> dict[float, int]:
         current = known[0] if known else current + 1
         levels.update(dict.fromkeys(group, current))
     return levels
-
-
-def _pdf_outline(reader) -> dict[int, list[tuple[str, int]]]:
-    """Bookmarks by the page they start on: {page index: [(title, level)]}."""
-    found: dict[int, list[tuple[str, int]]] = {}
-
-    def walk(items, level):
-        for item in items:
-            if isinstance(item, list):
-                walk(item, level + 1)
-                continue
-            try:
-                found.setdefault(reader.get_destination_page_number(item), []).append(
-                    (str(item.title), level)
-                )
-            except Exception:
-                continue
-
-    try:
-        walk(reader.outline, 1)
-    except Exception:
-        return {}
-    return found

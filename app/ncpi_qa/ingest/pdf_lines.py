@@ -1,7 +1,7 @@
 """A PDF page's lines as pypdf reads them, with position, size and weight, and the page
 furniture among them: running headers, footers and page numbers, found from what repeats
 at the page edges across pages (position, and text with the numbers masked), not from any
-one document's wording."""
+one document's wording. And the document's bookmarks, by the page they start on."""
 
 from __future__ import annotations
 
@@ -253,3 +253,26 @@ def line_pitch(pages: list[list[Line]], body: float) -> float:
                 if 0 < a.y - b.y < body * 3:
                     gaps.append(a.y - b.y)
     return statistics.median(gaps) if gaps else body * 1.2
+
+
+def pdf_outline(reader) -> dict[int, list[tuple[str, int]]]:
+    """Bookmarks by the page they start on: {page index: [(title, level)]}."""
+    found: dict[int, list[tuple[str, int]]] = {}
+
+    def walk(items, level):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            try:
+                found.setdefault(reader.get_destination_page_number(item), []).append(
+                    (str(item.title), level)
+                )
+            except Exception:
+                continue
+
+    try:
+        walk(reader.outline, 1)
+    except Exception:
+        return {}
+    return found

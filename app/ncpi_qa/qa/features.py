@@ -191,6 +191,12 @@ def candidate_features(
             )
             where.append((pi, j))
     x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
+    return _against_the_others(x), where
+
+
+def _against_the_others(x: np.ndarray) -> np.ndarray:
+    """The columns that compare a candidate with the question's others: dense_margin,
+    dense_rank_inv and cov_margin."""
     if len(x):
         d, cov = x[:, 0], x[:, 6]
         x[:, 2] = d - d.max()
@@ -199,7 +205,7 @@ def candidate_features(
         rank[order] = np.arange(1, len(d) + 1)
         x[:, 3] = 1.0 / rank
         x[:, 9] = cov - cov.max()
-    return x, where
+    return x
 
 
 def _found(items: frozenset[str], ctx: set[str]) -> float:

@@ -166,29 +166,9 @@ def add_document(
 
         base = index_figures(holder.qa.store)  # taken off the rebuild's figures: the file's own
         target = _write_new(corpus, name, data)
-        holder.indexing = {
-            "name": target.name, "session": session, "started": time.time(), "progress": None,
-            "base": base,
-        }  # fmt: skip
-        try:
-            report = _rebuild(holder, on_progress)
-        except NcpiError as e:
-            target.unlink(missing_ok=True)
-            return f"Could not index {target.name}, so it was not added: {explain(e, 'chat')}"
-        except Exception as e:  # the traceback to the log, not the page
-            log.exception("indexing the upload %s failed", target.name)
-            target.unlink(missing_ok=True)
-            return (
-                f"Could not index {target.name} ({type(e).__name__}). The file was not added; "
-                "the server log says why."
-            )
-        finally:
-            holder.indexing = None
-        skipped = dict(report.skipped)
-        if target.name in skipped:
-            target.unlink(missing_ok=True)
-            _rebuild(holder)
-            return f"Skipped {target.name}: {skipped[target.name]}. Nothing was added."
+        refused = _index_with(holder, target, base, session, on_progress)
+        if refused is not None:
+            return refused
         holder.qa = QA(settings, embedder=holder.qa.embedder)
         uploads = uploaded_files(settings)
         uploads[target.name] = {"sha256": file_sha256(data), "added_at": time.time()}
@@ -210,6 +190,35 @@ def _own_figures(store, source: str) -> str:
         return held
     own = ([plural(pages, "page")] if pages else []) + [plural(row.n_chunks, "chunk")]
     return f"{', '.join(own)}. {held}"
+
+
+def _index_with(holder: Holder, target: Path, base, session, on_progress) -> str | None:
+    """Re-index with the new file ``target`` in the corpus (the others see it being indexed).
+    None when it is in the index now; else why not, for the page, the file taken out again."""
+    holder.indexing = {
+        "name": target.name, "session": session, "started": time.time(), "progress": None,
+        "base": base,
+    }  # fmt: skip
+    try:
+        report = _rebuild(holder, on_progress)
+    except NcpiError as e:
+        target.unlink(missing_ok=True)
+        return f"Could not index {target.name}, so it was not added: {explain(e, 'chat')}"
+    except Exception as e:  # the traceback to the log, not the page
+        log.exception("indexing the upload %s failed", target.name)
+        target.unlink(missing_ok=True)
+        return (
+            f"Could not index {target.name} ({type(e).__name__}). The file was not added; "
+            "the server log says why."
+        )
+    finally:
+        holder.indexing = None
+    skipped = dict(report.skipped)
+    if target.name in skipped:
+        target.unlink(missing_ok=True)
+        _rebuild(holder)
+        return f"Skipped {target.name}: {skipped[target.name]}. Nothing was added."
+    return None
 
 
 def removable(settings, documents) -> set[str]:
