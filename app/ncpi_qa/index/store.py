@@ -31,11 +31,11 @@ from ncpi_qa.index.generations import (
     current_generation,  # noqa: F401
 )
 from ncpi_qa.index.manifest import Manifest
-from ncpi_qa.index.plan import (  # noqa: F401
+from ncpi_qa.index.plan import (
     BuildPlan,
     ScanEntry,
-    chunk_for_index,
-    embed_texts,
+    chunk_for_index,  # noqa: F401
+    embed_texts,  # noqa: F401
     is_current,
     model_name,
     scan,
