@@ -127,13 +127,7 @@ ROOT = PACKAGE.parents[1]
 # Files of tools/bench that the benchmark's owner is changing, and the names they still import
 # from a module that does not define them (index/store.py keeps three for these callers only).
 # Empty this when they import the names from where they are defined.
-NOT_YET = {
-    ("tools/bench/bench_corpus.py", "LoadError"),  # from ingest/documents.py, which uses it
-    ("tools/bench/bench_corpus.py", "chunk_for_index"),
-    ("tools/bench/bench_corpus.py", "embed_texts"),
-    ("tools/bench/bench_peer.py", "current_generation"),
-    ("tools/bench/bench_reader.py", "chunk_for_index"),
-}
+NOT_YET: set[tuple[str, str]] = set()
 
 
 def _bound_here(tree: ast.Module) -> set[str]:

@@ -94,7 +94,8 @@ def sentence_pool(
 
 def topical_sentences(corpus_dir: Path) -> list[str]:
     """Sentences of the shipped corpus (loaded and split as the index would)."""
-    from ncpi_qa.ingest.documents import LoadError, corpus_files, load_document
+    from ncpi_qa.errors import LoadError
+    from ncpi_qa.ingest.documents import corpus_files, load_document
     from ncpi_qa.ingest.text import sentence_spans
 
     out = []
@@ -247,7 +248,7 @@ def dev_rows(root: Path) -> list[dict]:
 
 def corpus_texts(settings) -> tuple[list[str], list[str]]:
     """Exactly the texts build_index embeds (store.embed_texts): chunk texts, sentence texts."""
-    from ncpi_qa.index.store import chunk_for_index, embed_texts
+    from ncpi_qa.index.plan import chunk_for_index, embed_texts
     from ncpi_qa.ingest.documents import corpus_files, load_document
 
     chunk_texts, sent_texts = [], []

@@ -19,7 +19,7 @@ def phase_peer(p: dict) -> dict:
     from bench_measure import Meter, dev_hits, rate, shipped_only, status_mb, summarize
 
     from ncpi_qa.index.embedding import BUNDLED, model_path
-    from ncpi_qa.index.store import current_generation
+    from ncpi_qa.index.generations import current_generation
     from ncpi_qa.ingest.chunking import Chunk
     from ncpi_qa.ingest.documents import Document
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def corpus_items(corpus: Path) -> list[tuple[str, str, str]]:
     """Every sentence of the corpus as the reader sees it: (section, previous, sentence)."""
-    from ncpi_qa.index.store import chunk_for_index
+    from ncpi_qa.index.plan import chunk_for_index
     from ncpi_qa.ingest.documents import assign_ids, corpus_files, load_document
     from ncpi_qa.settings import Settings
 

@@ -21,21 +21,11 @@ from collections.abc import Callable
 from ncpi_qa.errors import CorpusNotFoundError, IndexBusyError, StoreWriteError
 from ncpi_qa.index import build
 from ncpi_qa.index.backend import Backend, get_backend
-
-# current_generation, chunk_for_index and embed_texts (unused here) are passed on for three
-# files of tools/bench only (bench_corpus, bench_peer, bench_reader) until they import them
-# from index/generations.py and index/plan.py, where they are defined (NOT_YET in
-# tests/test_import_graph.py: nothing else may import them from here).
-from ncpi_qa.index.generations import (
-    BuildReport,
-    current_generation,  # noqa: F401
-)
+from ncpi_qa.index.generations import BuildReport
 from ncpi_qa.index.manifest import Manifest
 from ncpi_qa.index.plan import (
     BuildPlan,
     ScanEntry,
-    chunk_for_index,  # noqa: F401
-    embed_texts,  # noqa: F401
     is_current,
     model_name,
     scan,
