@@ -5,6 +5,7 @@ one document's wording. And the document's bookmarks, by the page they start on.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import statistics
@@ -12,6 +13,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from ncpi_qa.ingest.text import normalize
+
+log = logging.getLogger(__name__)
 
 _ROMAN = re.compile(r"\b[ivxlcdm]{1,6}\b", re.I)
 
@@ -268,11 +271,13 @@ def pdf_outline(reader) -> dict[int, list[tuple[str, int]]]:
                 found.setdefault(reader.get_destination_page_number(item), []).append(
                     (str(item.title), level)
                 )
-            except Exception:
+            except Exception as e:  # one odd bookmark: the others still count
+                log.debug("skipped a bookmark: %s: %s", type(e).__name__, e)
                 continue
 
     try:
         walk(reader.outline, 1)
-    except Exception:
+    except Exception as e:  # an unreadable outline: headings come from the layout alone
+        log.info("PDF outline not read (%s: %s); headings from the layout", type(e).__name__, e)
         return {}
     return found
