@@ -125,3 +125,27 @@ def dev_hits(rows: list[dict], documents: dict, retrieved: list) -> list[bool]:
         hit(locate_support(row["support"], documents), spans)
         for row, spans in zip(rows, retrieved, strict=False)
     ]
+
+
+def before_after_args(description: str, argv: list[str] | None):
+    """The flags of a before/after comparison (cold_start.py, bench_upload.py)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--before", required=True, help="the commit to compare with")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    return p.parse_args(argv)
+
+
+def checkout_app(commit: str, dest: Path) -> Path:
+    """That commit's ``app/`` (``git archive``) under ``dest``; returns the folder to put first
+    on PYTHONPATH so that its ncpi_qa is imported instead of this checkout's."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    dest.mkdir(parents=True, exist_ok=True)
+    tar = subprocess.run(["git", "-C", str(root), "archive", commit, "app"],
+                         check=True, capture_output=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
+    return dest / "app"

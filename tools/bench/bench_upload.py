@@ -14,7 +14,6 @@ PYTHONPATH, same venv); "after" is this checkout with its settings (env) as they
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -142,27 +141,20 @@ def _child(params: dict, pythonpath: str | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
     from bench_corpus import sentence_pool
+    from bench_measure import before_after_args, checkout_app
 
-    a = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    a.add_argument("--before", required=True, help="the commit to compare with")
-    a.add_argument("--runs", type=int, default=3)
-    a.add_argument("--json", action="store_true")
-    args = a.parse_args(argv)
+    args = before_after_args(__doc__.split("\n\n")[0], argv)
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        before = tmp / "before"
-        before.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "app"],
-                                 check=True, capture_output=True).stdout  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+        before_app = checkout_app(args.before, tmp / "before")
         pdf = make_pdf(tmp / "area-review-2026.pdf", sentence_pool(4000))
         params = {"seed": str(ROOT / "corpus"), "pdf": str(pdf), "work": str(tmp / "w")}
         runs: dict[str, list[dict]] = {"before": [], "after": []}
         for i in range(args.runs):
             order = ("before", "after") if i % 2 == 0 else ("after", "before")
             for arm in order:
-                path = str(before / "app") if arm == "before" else None
+                path = str(before_app) if arm == "before" else None
                 runs[arm].append(_child(params, path))
     med = {arm: float(np.median([r["to_answerable_s"] for r in rs])) for arm, rs in runs.items()}
     res = {"load_avg_at_start": [round(x, 2) for x in load], "before": args.before,

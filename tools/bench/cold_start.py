@@ -12,7 +12,6 @@ checkout into a temporary store.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -32,24 +31,17 @@ QUESTION = "How many inspections does the 2019 report draw on?"
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
     from bench import _env, cold_start_app, cold_start_ask
+    from bench_measure import before_after_args, checkout_app
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--before", required=True, help="the commit to compare with")
-    p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
+    args = before_after_args(__doc__.split("\n\n")[0], argv)
     work = Path(tempfile.mkdtemp(prefix="ncpi-cold-"))
-    tree = work / "before"
     try:
-        tree.mkdir()
-        tar = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "app"],
-                             check=True, capture_output=True).stdout  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=tar, check=True)
+        before_app = checkout_app(args.before, work / "before")
         store = work / "store"
         base = _env(NCPI_QA_CORPUS_DIR=str(ROOT / "corpus"), NCPI_QA_STORE_DIR=str(store))
         subprocess.run([sys.executable, "-m", "ncpi_qa.apps.cli", "index"], env=base,
                        check=True, capture_output=True)  # fmt: skip
-        envs = {"before": {**base, "PYTHONPATH": str(tree / "app")}, "after": base}
+        envs = {"before": {**base, "PYTHONPATH": str(before_app)}, "after": base}
         res = {k: {"ask": [], "app": []} for k in envs}
         load = [round(x, 2) for x in os.getloadavg()]
         for i in range(args.runs):
