@@ -212,6 +212,4 @@ def get_query_embedder(
 ):
     """The embedder for questions: the lean encoder when the model is a mean-pooled BERT
     (all-MiniLM-L6-v2 is), else sentence-transformers."""
-    if lean and _is_bert_folder(model_path(name)):
-        return _embedder(name, batch_size, True, _precision(precision))
-    return get_embedder(name, batch_size, precision=precision)
+    return get_embedder(name, batch_size, lean, precision)

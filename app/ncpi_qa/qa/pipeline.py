@@ -73,6 +73,7 @@ class QA:
             dense_weight=settings.fusion_dense_weight
             if settings.fusion_dense_weight is not None
             else fusion,
+            threads=settings.ask_threads,
         )
         if settings.abstain_threshold is not None:
             self.model.threshold = settings.abstain_threshold

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ncpi_qa.errors import AnswererWeightsError
-from ncpi_qa.index.precision import threads
+from ncpi_qa.index.precision import resolve, threads
 
 READER = Path(__file__).with_name("weights") / "reader.safetensors"
 MAX_TOKENS = 192  # question + heading + previous sentence + sentence; cut at the end
@@ -102,6 +102,7 @@ class Reader:
         base: Path | None = None,
         int8: bool | None = None,
         precision: str | None = None,
+        threads: int | None = None,
     ) -> None:
         import torch
         from safetensors.torch import load_file
@@ -132,7 +133,7 @@ class Reader:
         self.cls_w, self.cls_b = weights.pop("cls.weight"), weights.pop("cls.bias")
         self.span_w, self.span_b = weights.pop("span.weight"), weights.pop("span.bias")
         self.enc.w = weights
-        self.threads = settings.ask_threads
+        self.threads = settings.ask_threads if threads is None else threads
         if settings.reader_int8 if int8 is None else int8:
             self.enc.quantize_int8()
 
@@ -183,13 +184,12 @@ def shared_reader(path: Path = READER) -> Reader:
     """One Reader per weights file (and precision) for the process: a QA rebuilt after an
     index switch (the chat does that after every upload) reuses it instead of loading the
     weights again."""
-    from ncpi_qa.index.precision import resolve
     from ncpi_qa.settings import get_settings
 
     s = get_settings()
-    return _shared_reader(Path(path), resolve(s.precision), s.reader_int8)
+    return _shared_reader(Path(path), resolve(s.precision), s.reader_int8, s.ask_threads)
 
 
 @lru_cache(maxsize=2)
-def _shared_reader(path: Path, precision: str, int8: bool) -> Reader:
-    return Reader(path, int8=int8, precision=precision)
+def _shared_reader(path: Path, precision: str, int8: bool, threads: int) -> Reader:
+    return Reader(path, int8=int8, precision=precision, threads=threads)

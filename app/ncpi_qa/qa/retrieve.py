@@ -53,7 +53,9 @@ class Retriever:
         dense_weight: float = 0.5,
         threads: int | None = 1,
     ) -> None:
-        self.threads = threads  # one short sequence: 1 thread (index/precision.py, measured)
+        self.threads = (
+            threads  # settings.ask_threads: a question on one thread (index/precision.py)
+        )
         self.store = store
         self.embedder = embedder
         self.candidate_k = candidate_k
