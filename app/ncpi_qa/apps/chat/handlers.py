@@ -13,7 +13,7 @@ from pathlib import Path
 from ncpi_qa.apps.advice import explain
 from ncpi_qa.apps.chat import render as R
 from ncpi_qa.apps.chat.actions import Action
-from ncpi_qa.apps.chat.docview import page_of, render_document, render_panel_empty
+from ncpi_qa.apps.chat.docview import esc, page_of, render_document, render_panel_empty
 from ncpi_qa.apps.chat.export import export_markdown
 from ncpi_qa.apps.chat.uploads import Holder
 from ncpi_qa.errors import NcpiError
@@ -210,8 +210,8 @@ def write_export(turns: list, folder: Path) -> str | None:
 def status_html(message: str, spoken: str = "") -> str:
     """The live status line; ``spoken`` is read out by screen readers but not shown (the
     answer itself, which is already on screen in the conversation)."""
-    extra = f' <span class="sr-only">{R.esc(spoken)}</span>' if spoken else ""
-    return f'<p class="status" role="status" aria-live="polite">{R.esc(message)}{extra}</p>'
+    extra = f' <span class="sr-only">{esc(spoken)}</span>' if spoken else ""
+    return f'<p class="status" role="status" aria-live="polite">{esc(message)}{extra}</p>'
 
 
 def browser_secret(settings) -> str:

@@ -9,20 +9,16 @@ it to the upload panel).
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 import time
 
+from ncpi_qa.apps.chat.docview import esc
 from ncpi_qa.apps.chat.uploads import plural
 from ncpi_qa.index.manifest import Manifest
 
 log = logging.getLogger(__name__)
 ADDED_NOTICE_S = 120  # how long the others are told that a new file is now included
-
-
-def esc(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _seconds(s: float) -> str:

@@ -13,20 +13,15 @@ opens turn T's citation N, ``near:T:K`` turn T's closest passage K (a declined a
 
 from __future__ import annotations
 
-import html
 import re
 
-from ncpi_qa.apps.chat.docview import page_figure, pages_of, render_panel_empty
+from ncpi_qa.apps.chat.docview import esc, page_figure, pages_of, render_panel_empty
 from ncpi_qa.apps.chat.export import answer_text, display_labels
 from ncpi_qa.schema import Turn, TurnCitation, TurnPassage
 
 # a passage scrolls on its own (max-height): focusable, so a keyboard can scroll it
 # (axe-core: scrollable-region-focusable), and named for a screen reader
 SCROLLS = 'tabindex="0" role="region" aria-label="Passage text"'
-
-
-def esc(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 # ---------------------------------------------------------------------------- chat
